@@ -1,0 +1,112 @@
+// Reads one setting from flags, environment or a file. Flags win over the environment; at
+// one level, giving both the text and a file is an error (which one would the user mean?).
+import { readFileSync } from "node:fs";
+import type { SettingSpec } from "./catalogue.ts";
+import type { ConfigProblem } from "./config-error.ts";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type Flags = Readonly<Record<string, string | boolean | undefined>>;
+
+export interface SettingValue {
+  /** undefined: not set anywhere (and no default) */
+  readonly value: string | undefined;
+  /** where it came from: `--flag`, `ENV`, `--flag-file <path>`, `ENV_FILE=<path>`, `default` */
+  readonly origin: string;
+  /** the file the value was read from, for reload watchers */
+  readonly file: string | undefined;
+}
+
+export function fileEnvName(spec: SettingSpec): string {
+  return `${spec.env}_FILE`;
+}
+export function fileFlagName(spec: SettingSpec): string {
+  return `${spec.flag}-file`;
+}
+
+function flagString(flags: Flags, name: string): string | undefined {
+  const v = flags[name];
+  if (v === undefined || v === false) return undefined;
+  return v === true ? "" : v;
+}
+
+/** Reads a rule file; returns its text or a problem naming the setting and the fix. */
+export function readRuleFile(
+  spec: SettingSpec,
+  path: string,
+  via: string,
+): { text: string } | { problem: ConfigProblem } {
+  try {
+    return { text: readFileSync(path, "utf8") };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    const state =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : code === "EISDIR"
+            ? "it is a directory"
+            : (err as Error).message;
+    return {
+      problem: {
+        code: "file-unreadable",
+        setting: spec.env,
+        message: `${via}: Cannot read "${path}": ${state}; mount the file (e.g. the ConfigMap volume) or set ${spec.env} directly`,
+      },
+    };
+  }
+}
+
+export function readSetting(
+  spec: SettingSpec,
+  env: Env,
+  flags: Flags,
+): { setting: SettingValue; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const levels: { text: [string, string | undefined]; file: [string, string | undefined] }[] = [
+    {
+      text: [`--${spec.flag}`, flagString(flags, spec.flag)],
+      file: [
+        `--${fileFlagName(spec)}`,
+        spec.fromFile ? flagString(flags, fileFlagName(spec)) : undefined,
+      ],
+    },
+    {
+      text: [spec.env, env[spec.env]],
+      file: [fileEnvName(spec), spec.fromFile ? env[fileEnvName(spec)] : undefined],
+    },
+  ];
+  for (const { text, file } of levels) {
+    const [textName, textValue] = text;
+    const [fileName, fileValue] = file;
+    if (textValue !== undefined && fileValue !== undefined && fileValue !== "") {
+      problems.push({
+        code: "setting-invalid",
+        setting: spec.env,
+        message: `${spec.env}: Cannot use both ${textName} and ${fileName}: they would compete; keep one of them`,
+      });
+    }
+    if (fileValue !== undefined && fileValue !== "") {
+      const read = readRuleFile(spec, fileValue, fileName);
+      if ("problem" in read) {
+        problems.push(read.problem);
+        return { setting: { value: undefined, origin: fileName, file: fileValue }, problems };
+      }
+      return {
+        setting: { value: read.text, origin: `${fileName} ${fileValue}`, file: fileValue },
+        problems,
+      };
+    }
+    if (textValue !== undefined) {
+      return { setting: { value: textValue, origin: textName, file: undefined }, problems };
+    }
+  }
+  return {
+    setting: {
+      value: spec.default,
+      origin: spec.default === undefined ? "unset" : "default",
+      file: undefined,
+    },
+    problems,
+  };
+}
