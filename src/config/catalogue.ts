@@ -98,6 +98,41 @@ export const settings = {
     "Cluster-side interface where redirected traffic arrives.",
     { default: "eth0" },
   ),
+  adminAddress: setting(
+    "EGRESS_ADMIN_ADDRESS",
+    "admin-address",
+    "Address of the admin server (metrics, health, status page); never a data port.",
+    { default: "::" },
+  ),
+  adminPort: setting(
+    "EGRESS_ADMIN_PORT",
+    "admin-port",
+    "Port of the admin server; 0 turns it off.",
+    {
+      default: "9090",
+    },
+  ),
+  httpProxyAddress: setting(
+    "EGRESS_HTTP_PROXY_ADDRESS",
+    "http-proxy-address",
+    "Address the HTTP proxy listens on (:: also accepts IPv4 where the host allows).",
+    { default: "::" },
+  ),
+  httpProxyPort: setting("EGRESS_HTTP_PROXY_PORT", "http-proxy-port", "Port of the HTTP proxy.", {
+    default: "8080",
+  }),
+  drainSeconds: setting(
+    "EGRESS_DRAIN_SECONDS",
+    "drain-seconds",
+    "On SIGTERM, how long open connections may take to finish before they are closed.",
+    { default: "30" },
+  ),
+  natBackend: setting(
+    "EGRESS_NAT_BACKEND",
+    "nat-backend",
+    "How redirect rules reach the kernel: nft (one atomic `nft -f -`) or iptables (iptables-restore).",
+    { default: "nft" },
+  ),
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof settings;
