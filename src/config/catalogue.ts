@@ -23,25 +23,23 @@ import { isIP } from "node:net";
 
 /** Validators for `check` and start-up: each returns "<state>; <fix>" or undefined. */
 export const valueChecks = {
-  port(min: number): (v: string) => string | undefined {
+  port: (min: number): ((v: string) => string | undefined) => {
     return (v) =>
       /^\d{1,5}$/.test(v) && Number(v) >= min && Number(v) <= 65535
         ? undefined
         : `not a port; use a number from ${min} to 65535`;
   },
-  seconds(v: string): string | undefined {
-    return /^\d+(\.\d+)?$/.test(v) ? undefined : "not a number of seconds; use e.g. 30 or 0.5";
-  },
-  address(v: string): string | undefined {
-    return isIP(v) !== 0 ? undefined : "not an IP address; use e.g. :: (all), 0.0.0.0 or 127.0.0.1";
-  },
-  interfaceName(v: string): string | undefined {
+  seconds: (v: string): string | undefined =>
+    /^\d+(\.\d+)?$/.test(v) ? undefined : "not a number of seconds; use e.g. 30 or 0.5",
+  address: (v: string): string | undefined =>
+    isIP(v) !== 0 ? undefined : "not an IP address; use e.g. :: (all), 0.0.0.0 or 127.0.0.1",
+  interfaceName: (v: string): string | undefined => {
     // Linux IFNAMSIZ is 16 including the NUL; no '/', ':' or white space.
     return /^[^\s/:]{1,15}$/.test(v) && v !== "." && v !== ".."
       ? undefined
       : "not a Linux interface name (1-15 characters, no spaces, '/' or ':')";
   },
-  oneOf(...values: string[]): (v: string) => string | undefined {
+  oneOf: (...values: string[]): ((v: string) => string | undefined) => {
     return (v) => (values.includes(v) ? undefined : `use one of: ${values.join(", ")}`);
   },
 } as const;
