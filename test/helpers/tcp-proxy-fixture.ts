@@ -88,17 +88,22 @@ export interface Backend {
   readonly server: net.Server;
   /** connections accepted so far */
   accepted: number;
+  /** connections that carried data (health checks connect and close without data) */
+  served: number;
   /** stops listening and resets its open connections */
   kill(): void;
 }
 
 /** An echo server on `host` (a loopback address) and `port` (0: any free port). */
 export async function startBackend(t: TestContext, host: string, port = 0): Promise<Backend> {
-  const b = { accepted: 0 } as Backend & { accepted: number };
+  const b = { accepted: 0, served: 0 } as Backend;
   const s = await startServer(
     t,
     (socket) => {
       b.accepted += 1;
+      socket.once("data", () => {
+        b.served += 1;
+      });
       echo(socket);
     },
     host,
