@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { startEchoDaemon } from "./helpers/daemon.ts";
 import { lineClient } from "./helpers/net.ts";
+import { settings } from "../src/config/catalogue.ts";
 
 const v1 = "listen 0\nreply v1\ndeny blocked\n";
 const v2 = "# second version\nlisten 0\nreply v2\ndeny blocked\n";
@@ -187,5 +188,62 @@ describe("hot reload", () => {
       "unchanged",
       "without force, same text is no reload",
     );
+  });
+});
+
+describe("settings from a ConfigMap directory (EGRESS_CONFIG_DIR)", () => {
+  it("applies rule changes and reports a changed fixed setting as needing a restart", async (t) => {
+    const d = await startEchoDaemon(t, v1, {
+      layout: "config-dir",
+      keys: { EGRESS_SOURCE: "192.0.2.10\n", EGRESS_GATEWAY: "192.0.2.1\n" },
+      fixedSettings: [settings.source, settings.gateway],
+    });
+    const before = JSON.parse((await d.get("/status.json")).body) as { source: string };
+    assert.equal(
+      before.source,
+      "192.0.2.10",
+      "the trailing newline of a YAML block is not part of it",
+    );
+
+    const from = d.logs.length;
+    await d.configMap.update({
+      ECHO_TEST_RULES: v2,
+      EGRESS_SOURCE: "192.0.2.99\n",
+      EGRESS_GATEWAY: "192.0.2.1\n",
+    });
+    const restart = await d.waitLog("restart needed", from);
+    assert.equal(restart.level, "warn");
+    assert.equal(restart["setting"], "EGRESS_SOURCE");
+    assert.deepEqual(restart["problems"], [
+      'EGRESS_SOURCE: Cannot change "192.0.2.10" to "192.0.2.99" at run time: the router keeps using "192.0.2.10"; restart it to apply the change',
+    ]);
+    await d.waitLog("config applied", from); // the rules themselves are reloadable
+    const c = await lineClient(d.port);
+    t.after(() => c.close());
+    assert.equal(await c.ask("z"), "v2 z");
+
+    const status = JSON.parse((await d.get("/status.json")).body) as {
+      source: string;
+      restartNeeded: string[];
+    };
+    assert.equal(
+      status.source,
+      "192.0.2.10",
+      "the running source address is shown, not the file's",
+    );
+    assert.equal(status.restartNeeded.length, 1);
+    assert.match((await d.get("/")).body, /Restart needed/);
+    const metrics = (await d.get("/metrics")).body;
+    assert.equal(metric(metrics, 'egress_router_config_reloads_total{result="restart-needed"}'), 1);
+
+    // said once per new value, not on every later reload
+    const from2 = d.logs.length;
+    await d.configMap.update({
+      ECHO_TEST_RULES: v1,
+      EGRESS_SOURCE: "192.0.2.99\n",
+      EGRESS_GATEWAY: "192.0.2.1\n",
+    });
+    await d.waitLog("config applied", from2);
+    assert.equal(d.logs.slice(from2).filter((l) => l.msg === "restart needed").length, 0);
   });
 });

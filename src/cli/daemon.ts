@@ -7,6 +7,7 @@
 // "starting") → compile the rules (a bad config exits 1 with every problem) → `prepare`
 // (network set-up) → service.start() → ready → watch the rule file.
 import { isIP } from "node:net";
+import { join } from "node:path";
 import type { SettingSpec } from "../config/catalogue.ts";
 import { settings } from "../config/catalogue.ts";
 import type { ConfigProblem } from "../config/config-error.ts";
@@ -227,6 +228,7 @@ export async function startDaemon<C>(
       ready: r.ready,
       notReady: r.reasons,
       draining,
+      restartNeeded: [...reportedFixed.values()].map((r) => r.message),
       startedAt: startedAt.toISOString(),
       config: {
         setting: spec.env,
@@ -252,20 +254,20 @@ export async function startDaemon<C>(
     return { text: r.setting.value };
   };
 
+  const reportedFixed = new Map<string, { value: string | undefined; message: string }>();
   const checkFixed = (trigger: ReloadTrigger): void => {
     for (const s of fixed) {
       const now = readSetting(s, env, flags).setting.value;
       const before = fixedAtStart.get(s.env);
-      if (now !== before) {
-        publishReload({
-          setting: s.env,
-          result: "restart-needed",
-          trigger,
-          problems: [
-            `${s.env}: Cannot change "${before ?? ""}" to "${now ?? ""}" at run time: the running router keeps "${before ?? ""}"; restart it to apply the change`,
-          ],
-        });
+      if (now === before) {
+        reportedFixed.delete(s.env);
+        continue;
       }
+      const said = reportedFixed.get(s.env);
+      if (said && said.value === now) continue; // said once per new value
+      const message = `${s.env}: Cannot change "${before ?? ""}" to "${now ?? ""}" at run time: the router keeps using "${before ?? ""}"; restart it to apply the change`;
+      reportedFixed.set(s.env, { value: now, message });
+      publishReload({ setting: s.env, result: "restart-needed", trigger, problems: [message] });
     }
   };
 
@@ -386,10 +388,14 @@ export async function startDaemon<C>(
     throw err;
   }
 
-  const file = readSetting(spec, env, flags).setting.file;
-  if (file !== undefined) {
+  const files = [spec, ...fixed]
+    .map((s) => readSetting(s, env, flags).setting.file)
+    .filter((f) => f !== undefined);
+  const configDir = readSetting(settings.configDir, env, flags).setting.value;
+  if (configDir) files.push(join(configDir, spec.env)); // a key that may appear later
+  if (files.length > 0) {
     watch = watchFiles(
-      [file],
+      files,
       (trigger) => {
         reload(trigger).catch(onInternalError);
       },

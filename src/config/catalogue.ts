@@ -132,6 +132,11 @@ export const settings = {
     "On SIGTERM, how long open connections may take to finish before they are closed.",
     { default: "30" },
   ),
+  configDir: setting(
+    "EGRESS_CONFIG_DIR",
+    "config-dir",
+    "A directory (a mounted ConfigMap) with one file per setting, named after its variable; read after flags, variables and _FILE settings, and watched for changes.",
+  ),
   logFormat: setting(
     "EGRESS_LOG_FORMAT",
     "log-format",

@@ -14,6 +14,8 @@ export interface StatusSnapshot {
   readonly ready: boolean;
   readonly notReady: readonly string[];
   readonly draining: boolean;
+  /** settings changed on disk that only a restart applies */
+  readonly restartNeeded: readonly string[];
   readonly startedAt: string;
   readonly config: {
     readonly setting: string;
@@ -91,10 +93,9 @@ export function renderFragment(s: StatusSnapshot, now = Date.now()): string {
       `<div class="banner bad" role="alert" id="reload-rejected"><strong>Last reload rejected</strong> (${time(lastReload.at)}); the previous rules keep serving.<ul>${lastReload.problems.map((p) => `<li>${e(p)}</li>`).join("")}</ul></div>`,
     );
   }
-  const restart = a.reloads.find((r) => r.result === "restart-needed");
-  if (restart) {
+  if (s.restartNeeded.length > 0) {
     out.push(
-      `<div class="banner warn" id="restart-needed"><strong>Restart needed</strong>: ${e(restart.problems.join("; "))}</div>`,
+      `<div class="banner warn" id="restart-needed"><strong>Restart needed</strong><ul>${s.restartNeeded.map((p) => `<li>${e(p)}</li>`).join("")}</ul></div>`,
     );
   }
 

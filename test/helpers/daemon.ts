@@ -3,6 +3,7 @@
 import type { TestContext } from "node:test";
 import type { Daemon } from "../../src/cli/daemon.ts";
 import { startDaemon } from "../../src/cli/daemon.ts";
+import type { SettingSpec } from "../../src/config/catalogue.ts";
 import { createConfigMapDir } from "./configmap.ts";
 import type { ConfigMapDir } from "./configmap.ts";
 import { echoMode, echoSetting } from "./echo-mode.ts";
@@ -22,22 +23,37 @@ export interface EchoDaemon {
   get(path: string): Promise<{ status: number; body: string; headers: Headers }>;
 }
 
+export interface EchoDaemonOptions {
+  readonly env?: Record<string, string>;
+  /** "config-dir": the ConfigMap is EGRESS_CONFIG_DIR with a key per setting */
+  readonly layout?: "rules-file" | "config-dir";
+  /** more ConfigMap keys (config-dir layout) */
+  readonly keys?: Record<string, string>;
+  readonly fixedSettings?: readonly SettingSpec[];
+}
+
 export async function startEchoDaemon(
   t: TestContext,
   rules: string,
-  env: Record<string, string> = {},
+  options: EchoDaemonOptions = {},
 ): Promise<EchoDaemon> {
-  const configMap = await createConfigMapDir({ rules });
+  const layout = options.layout ?? "rules-file";
+  const configMap = await createConfigMapDir(
+    layout === "rules-file" ? { rules } : { [echoSetting]: rules, ...options.keys },
+  );
   const logs: LogLine[] = [];
   const adminPort = String(await freePort());
   const daemon = await startDaemon(echoMode, {
     env: {
-      [`${echoSetting}_FILE`]: configMap.path("rules"),
+      ...(layout === "rules-file"
+        ? { [`${echoSetting}_FILE`]: configMap.path("rules") }
+        : { EGRESS_CONFIG_DIR: configMap.dir }),
       EGRESS_ADMIN_ADDRESS: "127.0.0.1",
       EGRESS_ADMIN_PORT: adminPort,
       EGRESS_DRAIN_SECONDS: "0.5",
-      ...env,
+      ...options.env,
     },
+    fixedSettings: options.fixedSettings ?? [],
     logDestination: {
       write(line: string) {
         for (const l of line.split("\n")) if (l) logs.push(JSON.parse(l) as LogLine);
