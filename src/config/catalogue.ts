@@ -99,8 +99,14 @@ export const settings = {
   httpProxyMode: setting(
     "EGRESS_HTTP_PROXY_MODE",
     "http-proxy-mode",
-    "OpenShift's `unit-test` printed the generated Squid ACL; use `egress-router check` instead.",
-    { openshift: true },
+    "OpenShift's `unit-test` printed the generated Squid ACL; we print the checked rules instead, as `check` does.",
+    {
+      openshift: true,
+      check: (v) =>
+        v === "" || v === "unit-test"
+          ? undefined
+          : "the only mode is unit-test (prints the checked rules and exits); leave it empty to run the proxy",
+    },
   ),
   dnsProxyDestination: setting(
     "EGRESS_DNS_PROXY_DESTINATION",
