@@ -102,7 +102,11 @@ export function readDnsProxySettings(
     d.balance,
   );
   const checkMs = read(settings.dnsProxyHealthCheck, durationValue, d.healthCheck.intervalMs);
-  const servers = read<string[] | undefined>(settings.dnsProxyNameservers, nameserversValue, undefined);
+  const servers = read<string[] | undefined>(
+    settings.dnsProxyNameservers,
+    nameserversValue,
+    undefined,
+  );
   const ttl = read(settings.dnsProxyDnsTtl, ttlBoundsValue, {
     minMs: d.resolver.minTtlMs,
     maxMs: d.resolver.maxTtlMs,

@@ -112,7 +112,9 @@ export function ttlBoundsValue(text: string): Parsed<{ minMs: number; maxMs: num
 }
 
 /** For the catalogue: a validator from a parser. */
-export function checkWith<T>(parse: (text: string) => Parsed<T>): (v: string) => string | undefined {
+export function checkWith<T>(
+  parse: (text: string) => Parsed<T>,
+): (v: string) => string | undefined {
   return (v) => {
     const r = parse(v);
     return "hint" in r ? r.hint : undefined;

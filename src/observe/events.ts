@@ -93,9 +93,16 @@ export interface UpstreamHealthEvent {
   readonly retryAt: number | undefined;
 }
 
+export type ReloadResult = "applied" | "rejected" | "unchanged" | "restart-needed";
+
+/** What started a reload: the first load, a watched file, the safety-net poll, or SIGHUP. */
+export type ReloadTrigger = "start" | "watch" | "poll" | "signal";
+
 export interface ReloadEvent {
   readonly setting: string;
-  readonly result: "applied" | "rejected" | "unchanged" | "restart-needed";
+  readonly result: ReloadResult;
+  readonly trigger: ReloadTrigger;
+  /** every problem, one message each (empty unless rejected or restart-needed) */
   readonly problems: readonly string[];
 }
 
