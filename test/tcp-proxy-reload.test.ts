@@ -6,11 +6,13 @@ import type { TestContext } from "node:test";
 import { describe, it } from "node:test";
 import { testOptions } from "./helpers/tcp-proxy-fixture.ts";
 import { connectTo, sleep, waitFor } from "./helpers/tcp-peers.ts";
+import type { Backend } from "./helpers/tcp-proxy-fixture.ts";
 import {
   freeTcpPort,
   recordEvents,
   rule,
   startBackend,
+  startBackends,
   startProxy,
 } from "./helpers/tcp-proxy-fixture.ts";
 import { startDnsmasq } from "./helpers/dnsmasq.ts";
@@ -174,8 +176,7 @@ describe("DNS proxy: threads and health checks", () => {
   });
 
   it("marks an address down by active checks before a client tries it, and up again", async (t) => {
-    const a = await startBackend(t, "127.0.0.2");
-    const b = await startBackend(t, "127.0.0.3", a.port);
+    const [a, b] = (await startBackends(t, ["127.0.0.2", "127.0.0.3"])) as [Backend, Backend];
     const dns = await startDnsmasq(t, { "db.test.example": ["127.0.0.2", "127.0.0.3"] });
     const port = await freeTcpPort();
     const proxy = await startProxy(t, [rule(1, port, "db.test.example", a.port)], {

@@ -4,11 +4,13 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { startDnsmasq } from "./helpers/dnsmasq.ts";
 import { connectTo, sleep, waitFor } from "./helpers/tcp-peers.ts";
+import type { Backend } from "./helpers/tcp-proxy-fixture.ts";
 import {
   freeTcpPort,
   recordEvents,
   rule,
   startBackend,
+  startBackends,
   startProxy,
   testOptions,
 } from "./helpers/tcp-proxy-fixture.ts";
@@ -65,8 +67,7 @@ describe("DNS proxy: forwarding", () => {
   });
 
   it("forwards to a name and uses all of its addresses, round robin", async (t) => {
-    const a = await startBackend(t, "127.0.0.2");
-    const b = await startBackend(t, "127.0.0.3", a.port);
+    const [a, b] = (await startBackends(t, ["127.0.0.2", "127.0.0.3"])) as [Backend, Backend];
     const dns = await startDnsmasq(t, { "db.test.example": ["127.0.0.2", "127.0.0.3"] });
     const port = await freeTcpPort();
     const proxy = await startProxy(t, [rule(1, port, "db.test.example", a.port)], {
@@ -83,8 +84,7 @@ describe("DNS proxy: forwarding", () => {
   });
 
   it("least connections sends new connections to the least busy address", async (t) => {
-    const a = await startBackend(t, "127.0.0.2");
-    const b = await startBackend(t, "127.0.0.3", a.port);
+    const [a, b] = (await startBackends(t, ["127.0.0.2", "127.0.0.3"])) as [Backend, Backend];
     const dns = await startDnsmasq(t, { "db.test.example": ["127.0.0.2", "127.0.0.3"] });
     const port = await freeTcpPort();
     await startProxy(t, [rule(1, port, "db.test.example", a.port)], {
@@ -104,8 +104,7 @@ describe("DNS proxy: forwarding", () => {
   });
 
   it("follows DNS: a changed answer applies to new connections", async (t) => {
-    const a = await startBackend(t, "127.0.0.2");
-    const b = await startBackend(t, "127.0.0.3", a.port);
+    const [a, b] = (await startBackends(t, ["127.0.0.2", "127.0.0.3"])) as [Backend, Backend];
     const dns = await startDnsmasq(t, { "db.test.example": ["127.0.0.2"] });
     const port = await freeTcpPort();
     const proxy = await startProxy(t, [rule(1, port, "db.test.example", a.port)], {
@@ -151,8 +150,7 @@ describe("DNS proxy: forwarding", () => {
 describe("DNS proxy: failures", () => {
   it("fails over when an address dies: no client sees an error", async (t) => {
     const events = recordEvents(t);
-    const a = await startBackend(t, "127.0.0.2");
-    const b = await startBackend(t, "127.0.0.3", a.port);
+    const [a, b] = (await startBackends(t, ["127.0.0.2", "127.0.0.3"])) as [Backend, Backend];
     const dns = await startDnsmasq(t, { "db.test.example": ["127.0.0.2", "127.0.0.3"] });
     const port = await freeTcpPort();
     const proxy = await startProxy(t, [rule(1, port, "db.test.example", a.port)], {

@@ -1,6 +1,7 @@
 // The sub-commands, in the order `--help` lists them. Each lives in its own file.
 import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
+import { dnsProxyCommand } from "./dns-proxy.ts";
 import { explainCommand } from "./explain.ts";
 
-export const commands: readonly Command[] = [checkCommand, explainCommand];
+export const commands: readonly Command[] = [checkCommand, explainCommand, dnsProxyCommand];

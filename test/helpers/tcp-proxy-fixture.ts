@@ -120,4 +120,23 @@ export async function startBackend(t: TestContext, host: string, port = 0): Prom
   });
 }
 
+/**
+ * Echo servers on the same port of several loopback addresses (a name's addresses share
+ * the rule's port). Another test may hold that port on one of the addresses: then it
+ * tries another port.
+ */
+export async function startBackends(t: TestContext, hosts: readonly string[]): Promise<Backend[]> {
+  for (let attempt = 0; ; attempt++) {
+    const first = await startBackend(t, hosts[0] ?? "127.0.0.2");
+    const rest: Backend[] = [];
+    try {
+      for (const h of hosts.slice(1)) rest.push(await startBackend(t, h, first.port));
+      return [first, ...rest];
+    } catch (err) {
+      for (const b of [first, ...rest]) b.kill();
+      if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 20) throw err;
+    }
+  }
+}
+
 export { freeTcpPort };
