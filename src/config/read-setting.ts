@@ -26,7 +26,7 @@ export function fileFlagName(spec: SettingSpec): string {
 function flagString(flags: Flags, name: string): string | undefined {
   const v = flags[name];
   if (v === undefined || v === false) return undefined;
-  return v === true ? "" : v;
+  return v === true ? "1" : v;
 }
 
 /** Reads a rule file; returns its text or a problem naming the setting and the fix. */
