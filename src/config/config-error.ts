@@ -16,7 +16,8 @@ export type ProblemCode =
   | "wildcard-not-last"
   | "destination-bad"
   | "file-unreadable"
-  | "setting-invalid";
+  | "setting-invalid"
+  | "resource-invalid";
 
 export interface ConfigProblem {
   readonly code: ProblemCode;
