@@ -31,8 +31,8 @@ function securityContext(p: ContainerPrivileges): ISecurityContext {
   return {
     runAsUser: p.runAsUser,
     runAsNonRoot: p.runAsUser !== 0,
-    allowPrivilegeEscalation: false,
-    privileged: false,
+    allowPrivilegeEscalation: p.privileged,
+    privileged: p.privileged,
     readOnlyRootFilesystem: true,
     capabilities: {
       drop: ["ALL"],
@@ -100,7 +100,7 @@ function initContainer(spec: RouterSpec): IContainer {
     imagePullPolicy: spec.imagePullPolicy,
     env,
     resources: resources(spec),
-    securityContext: securityContext(networkSetupPrivileges),
+    securityContext: securityContext(networkSetupPrivileges(spec.source.family)),
     volumeMounts: [
       ...(kind === "redirect"
         ? [{ name: rulesVolume, mountPath: rulesMountPath, readOnly: true }]
