@@ -474,6 +474,13 @@ export function readEgressRouter(
   }
   r.unknownFields([], "", top);
   const meta = readMetadata(r, top["metadata"]);
+  if (top["spec"] === undefined || top["spec"] === null) {
+    r.problem(
+      ["spec"],
+      "Cannot generate a router: the resource has no spec; add spec.addresses (the source address and gateway) and spec.redirect (the rules)",
+    );
+    return { value: undefined, problems: r.problems };
+  }
   const spec = r.mapping(["spec"], top["spec"], "spec");
   if (!spec) return { value: undefined, problems: r.problems };
   r.unknownFields(["spec"], "spec", spec);
