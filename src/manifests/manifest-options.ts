@@ -197,23 +197,29 @@ export function readManifestOptions(values: OptionValues): {
       bad("macvlan-mode", "use macvlan mode", modeText, `use one of ${macvlanModes.join(", ")}`);
   }
 
-  const quantity = (flag: string, dflt: string | undefined, unset: boolean): string | undefined => {
+  const quantity = (
+    flag: string,
+    action: string,
+    dflt: string | undefined,
+    unset: boolean,
+  ): string | undefined => {
     const v = one(values, flag);
     if (v === undefined) return dflt;
     if (unset && v === "none") return undefined;
     const state = checkQuantity(v);
     if (state !== undefined)
-      bad(flag, "request", v, unset ? `${state}, or "none" for no limit` : state);
+      bad(flag, action, v, unset ? `${state}, or "none" for no limit` : state);
     return state === undefined ? v : dflt;
   };
   const resources: Resources = {
     cpuRequest:
-      quantity("cpu-request", defaultResources.cpuRequest, false) ?? defaultResources.cpuRequest,
+      quantity("cpu-request", "request {} of CPU", defaultResources.cpuRequest, false) ??
+      defaultResources.cpuRequest,
     memoryRequest:
-      quantity("memory-request", defaultResources.memoryRequest, false) ??
+      quantity("memory-request", "request {} of memory", defaultResources.memoryRequest, false) ??
       defaultResources.memoryRequest,
-    cpuLimit: quantity("cpu-limit", defaultResources.cpuLimit, true),
-    memoryLimit: quantity("memory-limit", defaultResources.memoryLimit, true),
+    cpuLimit: quantity("cpu-limit", "limit CPU to {}", defaultResources.cpuLimit, true),
+    memoryLimit: quantity("memory-limit", "limit memory to {}", defaultResources.memoryLimit, true),
   };
 
   const namespaceOf = (flag: string, text: string): string | undefined | null => {

@@ -149,7 +149,7 @@ function readRules(
 }
 
 /** Reads and checks a setting with its catalogue check; returns the value if it was set and valid. */
-function checkedSetting(
+function checkSetting(
   key: SettingKey,
   env: Env,
   flags: Flags,
@@ -214,6 +214,12 @@ export function readRouterSpec(
   resource: EgressRouterInput | undefined,
 ): { spec: RouterSpec | undefined; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
+  // Each setting is read and checked once, so a bad value is reported once.
+  const seen = new Map<SettingKey, ReturnType<typeof checkSetting>>();
+  const checkedSetting = (key: SettingKey, e: Env, f: Flags, p: ConfigProblem[]) => {
+    if (!seen.has(key)) seen.set(key, checkSetting(key, e, f, p));
+    return seen.get(key);
+  };
 
   // With -f, the resource is the whole router definition; the same thing twice would compete.
   if (resource) {
@@ -324,7 +330,7 @@ export function readRouterSpec(
       problems.push({
         code: "resource-invalid",
         setting: field,
-        message: `${field}: Cannot use "${shown(value)}": ${state}; or override it with --${field === "metadata.name" ? "name" : "namespace"}`,
+        message: `${field}: Cannot use "${shown(value)}": ${state}, or override it with --${field === "metadata.name" ? "name" : "namespace"}`,
       });
   };
   if (options.name === undefined && resource?.name !== undefined)

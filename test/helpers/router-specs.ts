@@ -26,7 +26,9 @@ export function trySpec(
     if (!resource) return { spec: undefined, problems };
   }
   const s = readRouterSpec(env, {}, o.options, resource);
-  return { spec: s.spec, problems: [...problems, ...s.problems] };
+  problems.push(...s.problems);
+  // As the command does: any problem, no spec.
+  return { spec: problems.length > 0 ? undefined : s.spec, problems };
 }
 
 export function spec(
