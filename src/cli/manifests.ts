@@ -11,6 +11,7 @@ import {
   readManifestOptions,
   type OptionValues,
 } from "../manifests/manifest-options.ts";
+import { networkSetupPrivileges } from "../manifests/privileges.ts";
 import { readRouterSpec } from "../manifests/read-router-spec.ts";
 import type { RouterSpec } from "../manifests/router-spec.ts";
 import { toYaml } from "../manifests/to-yaml.ts";
@@ -103,9 +104,13 @@ function readResource(path: string): {
 }
 
 function header(spec: RouterSpec): string[] {
+  const setup = networkSetupPrivileges(spec.source.family);
+  const how = setup.privileged
+    ? "privileged (IPv6 kernel settings live in /proc/sys)"
+    : `as root with ${setup.capabilities.join(" and ")} only`;
   return [
     `egress-router manifests: ${spec.rules.kind} router "${spec.name}" in namespace "${spec.namespace}", network ${spec.network.kind}`,
-    `The network-setup init container runs as root with NET_ADMIN and NET_RAW (docs/kubernetes.md: privileges).`,
+    `The network-setup init container runs ${how}; see docs/kubernetes.md, "Privileges".`,
   ];
 }
 

@@ -28,12 +28,18 @@ const setupMode: Record<RouterKind, string> = {
 const firstUnprivilegedPort = 1024;
 
 function securityContext(p: ContainerPrivileges): ISecurityContext {
-  return {
+  const base = {
     runAsUser: p.runAsUser,
     runAsNonRoot: p.runAsUser !== 0,
+    // The API server refuses privileged with allowPrivilegeEscalation false.
     allowPrivilegeEscalation: p.privileged,
     privileged: p.privileged,
     readOnlyRootFilesystem: true,
+  };
+  // A privileged container gets every capability whatever the list says; listing some would mislead.
+  if (p.privileged) return base;
+  return {
+    ...base,
     capabilities: {
       drop: ["ALL"],
       ...(p.capabilities.length > 0 ? { add: [...p.capabilities] } : {}),

@@ -161,8 +161,13 @@ describe("Deployment", () => {
 
   it("IPv6: the setup is privileged, since forwarding and ndisc_notify live in read-only /proc/sys", () => {
     const { init, main } = objects(spec({ ...v6, EGRESS_DESTINATION: "443 tcp 2001:db8:2::1" }));
-    assert.equal(init.securityContext?.privileged, true);
-    assert.equal(init.securityContext?.allowPrivilegeEscalation, true);
+    assert.deepEqual(init.securityContext, {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: true,
+      privileged: true,
+      readOnlyRootFilesystem: true,
+    });
     assert.equal(main.securityContext?.privileged, false);
   });
 
