@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, type ConfigProblem } from "../config/config-error.ts";
+import type { Env } from "../config/read-setting.ts";
 import { buildManifests } from "../manifests/build-manifests.ts";
 import { readEgressRouter, type EgressRouterInput } from "../manifests/egress-router-resource.ts";
 import {
@@ -114,42 +115,47 @@ function header(spec: RouterSpec): string[] {
   ];
 }
 
+/** The whole command but the printing: the YAML, or a ConfigError/UsageError with every problem. */
+export function generateManifests(args: readonly string[], env: Env): string {
+  let values: OptionValues;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { ...settingFlagOptions(allSettingKeys), ...manifestOptionConfig },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError(
+      `egress-router manifests: ${(err as Error).message}; see egress-router manifests --help`,
+    );
+  }
+  const flags: Record<string, string | boolean | undefined> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (!(k in manifestOptionConfig) && (typeof v === "string" || typeof v === "boolean"))
+      flags[k] = v;
+  }
+  const { options, problems } = readManifestOptions(values);
+  let resource: EgressRouterInput | undefined;
+  if (options.file !== undefined) {
+    const r = readResource(options.file);
+    problems.push(...r.problems);
+    resource = r.value;
+    if (!resource) throw new ConfigError(problems);
+  }
+  const { spec, problems: specProblems } = readRouterSpec(env, flags, options, resource);
+  problems.push(...specProblems);
+  if (problems.length > 0 || !spec) throw new ConfigError(problems);
+  return toYaml(buildManifests(spec), header(spec));
+}
+
 export const manifestsCommand: Command = {
   name: "manifests",
   summary:
     "write the Kubernetes objects for a router (YAML on stdout), from settings or an EgressRouter",
   help,
   run(args, env) {
-    let values: OptionValues;
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        options: { ...settingFlagOptions(allSettingKeys), ...manifestOptionConfig },
-        allowPositionals: false,
-        strict: true,
-      }));
-    } catch (err) {
-      throw new UsageError(
-        `egress-router manifests: ${(err as Error).message}; see egress-router manifests --help`,
-      );
-    }
-    const flags: Record<string, string | boolean | undefined> = {};
-    for (const [k, v] of Object.entries(values)) {
-      if (!(k in manifestOptionConfig) && (typeof v === "string" || typeof v === "boolean"))
-        flags[k] = v;
-    }
-    const { options, problems } = readManifestOptions(values);
-    let resource: EgressRouterInput | undefined;
-    if (options.file !== undefined) {
-      const r = readResource(options.file);
-      problems.push(...r.problems);
-      resource = r.value;
-      if (!resource) throw new ConfigError(problems);
-    }
-    const { spec, problems: specProblems } = readRouterSpec(env, flags, options, resource);
-    problems.push(...specProblems);
-    if (problems.length > 0 || !spec) throw new ConfigError(problems);
-    process.stdout.write(toYaml(buildManifests(spec), header(spec)));
+    process.stdout.write(generateManifests(args, env));
     return Promise.resolve(0);
   },
 };

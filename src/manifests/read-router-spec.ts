@@ -52,6 +52,10 @@ const placement = {
   httpProxyPort: { in: "main", kinds: ["http-proxy"] },
   drainSeconds: { in: "main", kinds: ["redirect", "http-proxy", "dns-proxy"] },
   natBackend: { in: "all", kinds: ["redirect"] },
+  // Read by the generator like every other setting; the directory is on this machine, not in the pod.
+  configDir: "input",
+  logFormat: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
+  logLevel: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
 } as const satisfies Record<
   SettingKey,
   | "selects-router"
@@ -59,6 +63,7 @@ const placement = {
   | "rules"
   | "not-deployable"
   | "network"
+  | "input"
   | { in: EnvVar["in"]; kinds: readonly RouterKind[] }
 >;
 
@@ -275,10 +280,8 @@ export function readRouterSpec(
 
   // Pass-through settings, in catalogue order; a setting that does not apply is an error, not ignored.
   const env_: EnvVar[] = [];
-  for (const [key, where] of Object.entries(placement) as [
-    SettingKey,
-    (typeof placement)[SettingKey],
-  ][]) {
+  for (const key of Object.keys(settings) as SettingKey[]) {
+    const where: (typeof placement)[SettingKey] = placement[key];
     const spec = settings[key];
     if (!isPresent(spec, env, flags)) continue;
     if (where === "not-deployable") {
