@@ -235,7 +235,7 @@ describe("readRouterSpec accepts", () => {
     });
     assert.deepEqual(spec?.env, [
       { name: "EGRESS_ROUTER_DEBUG", value: "1", in: "all" },
-      { name: "EGRESS_ADMIN_PORT", value: "9191", in: "main" },
+      { name: "EGRESS_ADMIN_PORT", value: "9191", in: "all" },
       { name: "EGRESS_NAT_BACKEND", value: "iptables", in: "all" },
     ]);
     assert.equal(spec?.clusterInterface, "ens3");

@@ -47,7 +47,9 @@ const placement = {
   egressInterface: "network",
   clusterInterface: "network",
   adminAddress: { in: "main", kinds: ["redirect", "http-proxy", "dns-proxy"] },
-  adminPort: { in: "main", kinds: ["redirect", "http-proxy", "dns-proxy"] },
+  // Also to the init container: in redirect mode it loads the NAT rules, which must leave the
+  // admin port (the probes) to the router rather than hand it to a fallback.
+  adminPort: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
   httpProxyAddress: { in: "main", kinds: ["http-proxy"] },
   httpProxyPort: { in: "main", kinds: ["http-proxy"] },
   drainSeconds: { in: "main", kinds: ["redirect", "http-proxy", "dns-proxy"] },
