@@ -10,7 +10,9 @@ import { valueChecks } from "../config/catalogue.ts";
 import type { ConfigProblem } from "../config/config-error.ts";
 import { parseRedirectRules } from "../config/redirect-rules.ts";
 import { shown } from "../config/rule-lines.ts";
-import type { Family, Protocol, RedirectRule, SourceAddress } from "../config/types.ts";
+import type { RedirectRule, SourceAddress } from "../config/types.ts";
+import { readRedirect } from "./egress-router-redirect.ts";
+import { describe, FieldReader, isObject } from "./field-reader.ts";
 import type { InterfaceAddress, MacvlanMode } from "./router-spec.ts";
 
 export const egressRouterApiVersion = "network.operator.openshift.io/v1";
@@ -35,7 +37,6 @@ const macvlanModes: Record<string, MacvlanMode> = {
   VEPA: "vepa",
   Passthru: "passthru",
 };
-const protocols: Record<string, Protocol> = { TCP: "tcp", UDP: "udp", SCTP: "sctp" };
 
 /** The fields each object of the resource may have (the CRD's schema). */
 const knownFields: Record<string, readonly string[]> = {
@@ -48,109 +49,8 @@ const knownFields: Record<string, readonly string[]> = {
   "spec.redirect.redirectRules[]": ["destinationIP", "port", "protocol", "targetPort"],
 };
 
-type Path = readonly (string | number)[];
-
-function pathText(path: Path): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? p : `.${p}`;
-  return out === "" ? "(document)" : out;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  if (v === null || v === undefined) return "empty";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-class Reader {
-  readonly problems: ConfigProblem[] = [];
-  private readonly doc: Document;
-  private readonly lines: LineCounter;
-  constructor(doc: Document, lines: LineCounter) {
-    this.doc = doc;
-    this.lines = lines;
-  }
-
-  lineOf(path: Path): number | undefined {
-    for (let n = path.length; n >= 0; n--) {
-      const node: unknown = n === 0 ? this.doc.contents : this.doc.getIn(path.slice(0, n), true);
-      const range = (node as { range?: [number, number, number] } | null)?.range;
-      if (range) return this.lines.linePos(range[0]).line;
-    }
-    return undefined;
-  }
-
-  problem(path: Path, message: string): void {
-    const setting = pathText(path);
-    const line = this.lineOf(path);
-    this.problems.push({
-      code: "resource-invalid",
-      setting,
-      ...(line === undefined ? {} : { line }),
-      message: `${setting}${line === undefined ? "" : ` line ${line}`}: ${message}`,
-    });
-  }
-
-  /** Reports fields the CRD does not have (the API server would drop them without a word). */
-  unknownFields(path: Path, schemaKey: string, obj: Record<string, unknown>): void {
-    const known = knownFields[schemaKey] ?? [];
-    for (const key of Object.keys(obj)) {
-      if (known.includes(key)) continue;
-      const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
-      this.problem(
-        [...path, key],
-        `Cannot use field "${shown(key)}": an EgressRouter has no such field ${schemaKey === "" ? "at the top" : `in ${schemaKey}`} (the API server would drop it silently); ${near ? `did you mean "${near}"?` : `use one of ${known.join(", ")}, or remove it`}`,
-      );
-    }
-  }
-
-  mapping(path: Path, v: unknown, what: string): Record<string, unknown> | undefined {
-    if (isObject(v)) return v;
-    this.problem(
-      path,
-      `Cannot read ${what}: it is ${describe(v)}, not a mapping; write it as "key: value" lines`,
-    );
-    return undefined;
-  }
-
-  string(path: Path, v: unknown, what: string, example: string): string | undefined {
-    if (typeof v === "string") return v;
-    this.problem(
-      path,
-      v === undefined || v === null
-        ? `Cannot ${what}: the field is missing; add it, e.g. ${example}`
-        : `Cannot ${what} from ${describe(v)}: it must be a string; write e.g. ${example}`,
-    );
-    return undefined;
-  }
-
-  /** `what` is the action with the value's noun, e.g. "listen on port". */
-  port(path: Path, v: unknown, what: string): number | undefined {
-    if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
-    if (v === undefined || v === null) {
-      this.problem(path, `Cannot ${what}: the field is missing; add it, a number from 1 to 65535`);
-    } else if (typeof v === "string") {
-      this.problem(
-        path,
-        `Cannot ${what} "${shown(v)}": it is a quoted string and the API server takes a number; drop the quotes`,
-      );
-    } else {
-      this.problem(
-        path,
-        `Cannot ${what} "${shown(String(JSON.stringify(v)))}": not a port; use a number from 1 to 65535`,
-      );
-    }
-    return undefined;
-  }
-}
-
 function readAddresses(
-  r: Reader,
+  r: FieldReader,
   spec: Record<string, unknown>,
 ): { source?: SourceAddress; gateway?: string; extra: InterfaceAddress[] } {
   const path = ["spec", "addresses"];
@@ -219,125 +119,7 @@ function readAddresses(
   };
 }
 
-function readRedirect(
-  r: Reader,
-  spec: Record<string, unknown>,
-  sourceFamily: Family | undefined,
-): string[] | undefined {
-  const path = ["spec", "redirect"];
-  if (spec["redirect"] === undefined) {
-    r.problem(
-      path,
-      `Cannot redirect anything: spec.redirect is missing (mode Redirect requires it); add redirect.redirectRules and/or redirect.fallbackIP`,
-    );
-    return undefined;
-  }
-  const red = r.mapping(path, spec["redirect"], "spec.redirect");
-  if (!red) return undefined;
-  r.unknownFields(path, "spec.redirect", red);
-  const lines: string[] = [];
-  const family = (at: Path, address: string, fam: Family): void => {
-    if (sourceFamily !== undefined && fam !== sourceFamily) {
-      r.problem(
-        at,
-        `Cannot redirect to "${address}": it is IPv${fam} but the source address (spec.addresses[0].ip) is IPv${sourceFamily}, and NAT does not translate between families; use a destination of the source's family, or a second EgressRouter whose first address is IPv${fam}`,
-      );
-    }
-  };
-  const rulesValue = red["redirectRules"];
-  const ports = new Map<number, number>();
-  if (rulesValue !== undefined && rulesValue !== null && !Array.isArray(rulesValue)) {
-    r.problem(
-      [...path, "redirectRules"],
-      `Cannot read the rules: it is ${describe(rulesValue)}, not a list; write one "- destinationIP: …" item per rule`,
-    );
-  }
-  const rules: unknown[] = Array.isArray(rulesValue) ? rulesValue : [];
-  rules.forEach((item: unknown, i) => {
-    const at = [...path, "redirectRules", i];
-    const rule = r.mapping(at, item, `rule ${i}`);
-    if (!rule) return;
-    r.unknownFields(at, "spec.redirect.redirectRules[]", rule);
-    const destText = r.string(
-      [...at, "destinationIP"],
-      rule["destinationIP"],
-      "redirect",
-      "destinationIP: 203.0.113.25",
-    );
-    const dest = destText === undefined ? undefined : parseAddress(destText.trim());
-    if (destText !== undefined && !dest) {
-      r.problem(
-        [...at, "destinationIP"],
-        `Cannot redirect to "${shown(destText)}": not an IPv4 or IPv6 address (names are not allowed here); write the destination's address, e.g. 203.0.113.25`,
-      );
-    }
-    if (dest) family([...at, "destinationIP"], dest.address, dest.family);
-    const port = r.port([...at, "port"], rule["port"], "listen on port");
-    if (port !== undefined) {
-      const earlier = ports.get(port);
-      if (earlier !== undefined) {
-        r.problem(
-          [...at, "port"],
-          `Cannot redirect port ${port} twice: redirectRules[${earlier}] uses it already, and each local port takes one rule whatever the protocol; give one of them another port`,
-        );
-      } else ports.set(port, i);
-    }
-    const protoText = r.string(
-      [...at, "protocol"],
-      rule["protocol"],
-      "choose the protocol",
-      "protocol: TCP",
-    );
-    const proto = protoText === undefined ? undefined : protocols[protoText];
-    if (protoText !== undefined && proto === undefined) {
-      const upper = protocols[protoText.toUpperCase()]
-        ? `; write "${protoText.toUpperCase()}" (upper case)`
-        : "";
-      r.problem(
-        [...at, "protocol"],
-        `Cannot use protocol "${shown(protoText)}": the EgressRouter takes TCP, UDP or SCTP${upper || "; use one of them"}`,
-      );
-    }
-    let target: number | undefined;
-    if (rule["targetPort"] !== undefined)
-      target = r.port([...at, "targetPort"], rule["targetPort"], "redirect to target port");
-    if (
-      dest &&
-      port !== undefined &&
-      proto !== undefined &&
-      (rule["targetPort"] === undefined || target !== undefined)
-    ) {
-      lines.push(
-        `${port} ${proto} ${dest.address}${target === undefined || target === port ? "" : ` ${target}`}`,
-      );
-    }
-  });
-  const fb = red["fallbackIP"];
-  if (fb !== undefined) {
-    const at = [...path, "fallbackIP"];
-    const text = r.string(at, fb, "send the other ports", "fallbackIP: 203.0.113.27");
-    const a = text === undefined ? undefined : parseAddress(text.trim());
-    if (text !== undefined && !a) {
-      r.problem(
-        at,
-        `Cannot send the other ports to "${shown(text)}": not an IPv4 or IPv6 address; write the fallback destination's address, or remove fallbackIP so that other ports are refused`,
-      );
-    }
-    if (a) {
-      family(at, a.address, a.family);
-      lines.push(a.address);
-    }
-  }
-  if (rules.length === 0 && fb === undefined) {
-    r.problem(
-      path,
-      `Cannot redirect anything: neither redirectRules nor fallbackIP is set; add at least one rule, or a fallbackIP for every port`,
-    );
-  }
-  return lines;
-}
-
-function readMacvlan(r: Reader, spec: Record<string, unknown>): EgressRouterInput["macvlan"] {
+function readMacvlan(r: FieldReader, spec: Record<string, unknown>): EgressRouterInput["macvlan"] {
   const dflt = { master: undefined, mode: "bridge" as const };
   const ni = spec["networkInterface"];
   if (ni === undefined) return dflt;
@@ -387,7 +169,7 @@ function readMacvlan(r: Reader, spec: Record<string, unknown>): EgressRouterInpu
 }
 
 function readMetadata(
-  r: Reader,
+  r: FieldReader,
   v: unknown,
 ): Pick<EgressRouterInput, "name" | "namespace" | "labels"> {
   const empty = { name: undefined, namespace: undefined, labels: {} };
@@ -458,7 +240,7 @@ export function readEgressRouter(
     );
   }
   const doc = real[0] as Document;
-  const r = new Reader(doc, lineCounter);
+  const r = new FieldReader(doc, lineCounter, knownFields, "an EgressRouter");
   const top = doc.toJS() as unknown;
   if (!isMap(doc.contents) || !isObject(top)) {
     return fileProblem(

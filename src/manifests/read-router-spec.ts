@@ -2,16 +2,10 @@
 // plus the manifest options, into one checked RouterSpec. The rules go through the router's own
 // grammars, so what is generated is what the router will accept.
 import type { ConfigProblem } from "../config/config-error.ts";
-import { settings, type SettingKey, type SettingSpec } from "../config/catalogue.ts";
+import { settings, type SettingKey } from "../config/catalogue.ts";
 import { parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
 import { parseHttpRules } from "../config/http-rules.ts";
-import {
-  fileEnvName,
-  fileFlagName,
-  readSetting,
-  type Env,
-  type Flags,
-} from "../config/read-setting.ts";
+import { readSetting, type Env, type Flags } from "../config/read-setting.ts";
 import { checkRedirectFamilies, parseRedirectRules } from "../config/redirect-rules.ts";
 import { parseGateway, parseSource } from "../config/router-addresses.ts";
 import { shown } from "../config/rule-lines.ts";
@@ -20,69 +14,10 @@ import { rulesSetting } from "./build-config-map.ts";
 import type { EgressRouterInput } from "./egress-router-resource.ts";
 import { checkLabelKey, checkLabelValue, checkNamespace, checkRouterName } from "./k8s-names.ts";
 import type { ManifestOptions } from "./manifest-options.ts";
+import { isPresent, passThroughEnv } from "./setting-placement.ts";
 import { reservedLabels } from "./object-meta.ts";
 import { routerPorts } from "./router-ports.ts";
-import type {
-  EnvVar,
-  NetworkAttachment,
-  RouterKind,
-  RouterRules,
-  RouterSpec,
-} from "./router-spec.ts";
-
-/**
- * What `manifests` does with each router setting. `satisfies` makes a new catalogue entry a
- * compile error here until someone decides where it belongs.
- */
-const placement = {
-  mode: "selects-router",
-  source: "address",
-  gateway: "address",
-  destination: "rules",
-  httpProxyDestination: "rules",
-  dnsProxyDestination: "rules",
-  httpProxyMode: "not-deployable",
-  routerDebug: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
-  dnsProxyDebug: { in: "main", kinds: ["dns-proxy"] },
-  egressInterface: "network",
-  clusterInterface: "network",
-  adminAddress: { in: "main", kinds: ["redirect", "http-proxy", "dns-proxy"] },
-  // Also to the init container: in redirect mode it loads the NAT rules, which must leave the
-  // admin port (the probes) to the router rather than hand it to a fallback.
-  adminPort: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
-  httpProxyAddress: { in: "main", kinds: ["http-proxy"] },
-  httpProxyPort: { in: "main", kinds: ["http-proxy"] },
-  drainSeconds: { in: "main", kinds: ["redirect", "http-proxy", "dns-proxy"] },
-  natBackend: { in: "all", kinds: ["redirect"] },
-  // Read by the generator like every other setting; the directory is on this machine, not in the pod.
-  configDir: "input",
-  logFormat: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
-  logLevel: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
-} as const satisfies Record<
-  SettingKey,
-  | "selects-router"
-  | "address"
-  | "rules"
-  | "not-deployable"
-  | "network"
-  | "input"
-  | { in: EnvVar["in"]; kinds: readonly RouterKind[] }
->;
-
-const kindNames: Record<RouterKind, string> = {
-  redirect: "a redirect router",
-  "http-proxy": "an HTTP proxy",
-  "dns-proxy": "a DNS proxy",
-};
-
-function isPresent(spec: SettingSpec, env: Env, flags: Flags): boolean {
-  return (
-    env[spec.env] !== undefined ||
-    flags[spec.flag] !== undefined ||
-    (spec.fromFile &&
-      (env[fileEnvName(spec)] !== undefined || flags[fileFlagName(spec)] !== undefined))
-  );
-}
+import type { NetworkAttachment, RouterKind, RouterRules, RouterSpec } from "./router-spec.ts";
 
 const ruleKinds: readonly RouterKind[] = ["redirect", "http-proxy", "dns-proxy"];
 
@@ -280,34 +215,7 @@ export function readRouterSpec(
       problems.push(...checkRedirectFamilies(source, rules.rules, settings.destination.env));
   }
 
-  // Pass-through settings, in catalogue order; a setting that does not apply is an error, not ignored.
-  const env_: EnvVar[] = [];
-  for (const key of Object.keys(settings) as SettingKey[]) {
-    const where: (typeof placement)[SettingKey] = placement[key];
-    const spec = settings[key];
-    if (!isPresent(spec, env, flags)) continue;
-    if (where === "not-deployable") {
-      const v = readSetting(spec, env, flags).setting.value ?? "";
-      if (v !== "")
-        problems.push({
-          code: "setting-invalid",
-          setting: spec.env,
-          message: `${spec.env}: Cannot deploy "${shown(v)}": it only printed rules in the OpenShift image (egress-router check does that now); unset it`,
-        });
-      continue;
-    }
-    if (typeof where === "string" || !kind) continue;
-    if (!(where.kinds as readonly RouterKind[]).includes(kind)) {
-      problems.push({
-        code: "setting-invalid",
-        setting: spec.env,
-        message: `${spec.env}: Cannot use it for ${kindNames[kind]}: it only applies to ${where.kinds.map((k) => kindNames[k]).join(" and ")}; unset it`,
-      });
-      continue;
-    }
-    const r = checkedSetting(key, env, flags, problems);
-    if (r) env_.push({ name: spec.env, value: r.value, in: where.in });
-  }
+  const env_ = passThroughEnv(kind, env, flags, problems, checkedSetting);
 
   const admin = Number(adminPort?.value ?? settings.adminPort.default);
   if (admin === 0)
