@@ -8,8 +8,8 @@ const labelName = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 /** A Service name (RFC 1035 label): the strictest of the objects we name after the router. */
 export function checkRouterName(v: string): string | undefined {
-  if (v.length <= 57 && rfc1035Label.test(v)) return undefined;
-  return 'not usable as a Kubernetes name (lower-case letters, digits and "-", starting with a letter, ending with a letter or digit, at most 57 characters so that "-rules" still fits); use e.g. "egress-payments"';
+  if (v.length <= 63 && rfc1035Label.test(v)) return undefined;
+  return 'not usable as a Kubernetes name (lower-case letters, digits and "-", starting with a letter, ending with a letter or digit, at most 63 characters: it names the Service and labels every object); use e.g. "egress-payments"';
 }
 
 export function checkNamespace(v: string): string | undefined {

@@ -180,7 +180,7 @@ const cases: { name: string; args: Args; messages: string[] }[] = [
     name: "-f with an unusable metadata.name and a reserved label",
     args: [{}, {}, er],
     messages: [
-      'metadata.name: Cannot use "Egress_1": not usable as a Kubernetes name (lower-case letters, digits and "-", starting with a letter, ending with a letter or digit, at most 57 characters so that "-rules" still fits); use e.g. "egress-payments", or override it with --name',
+      'metadata.name: Cannot use "Egress_1": not usable as a Kubernetes name (lower-case letters, digits and "-", starting with a letter, ending with a letter or digit, at most 63 characters: it names the Service and labels every object); use e.g. "egress-payments", or override it with --name',
       'metadata.labels: Cannot copy label "app.kubernetes.io/name=x" to the generated objects: the generator sets app.kubernetes.io/name itself; fix or remove it',
     ],
   },
