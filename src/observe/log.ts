@@ -21,7 +21,7 @@ export type { Logger } from "pino";
 export const logFields = {
   mode: "Mode of the router that wrote the line: http-proxy, dns-proxy, redirect or the daemon's mode name.",
   event:
-    "What the line is about: decision, connection-open, connection-close, upstream-error, resolve, reload, lifecycle, admin.",
+    "What the line is about: decision, connection-open, connection-close, upstream-error, resolve or reload.",
   client: "Client address and port, `ip:port`.",
   listener: "The data listener the connection arrived on (its port).",
   destination:
