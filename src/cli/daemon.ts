@@ -469,35 +469,59 @@ export async function startDaemon<C>(
 
 /**
  * Runs a mode until SIGTERM or SIGINT; SIGHUP reloads. Resolves the exit code: 0 after a
- * graceful shutdown. Throws ConfigError when the configuration cannot start.
+ * graceful shutdown. Throws ConfigError when the configuration cannot start. A stop signal
+ * that arrives while starting is kept and acted on as soon as the start is over.
  */
 export async function runDaemon<C>(
   definition: ModeDefinition<C>,
   options: DaemonOptions,
 ): Promise<number> {
-  const daemon = await startDaemon(definition, options);
-  return new Promise<number>((resolve) => {
-    const onHup = () => {
-      logEvent(daemon.logger, "info", "reload requested", { signal: "SIGHUP" });
-      daemon
-        .reload("signal", true)
-        .catch((err: unknown) =>
-          logEvent(daemon.logger, "error", "unexpected error", { error: String(err) }),
-        );
-    };
-    const onStop = (signal: NodeJS.Signals) => {
-      daemon.shutdown(signal).then(
-        (code) => {
-          process.off("SIGHUP", onHup);
-          process.off("SIGTERM", onStop);
-          process.off("SIGINT", onStop);
-          resolve(code);
-        },
-        () => resolve(1),
-      );
-    };
-    process.on("SIGHUP", onHup);
-    process.on("SIGTERM", onStop);
-    process.on("SIGINT", onStop);
-  });
+  let daemon: Daemon | undefined;
+  let pendingStop: NodeJS.Signals | undefined;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exit = new Promise<number>((resolve) => (resolveExit = resolve));
+
+  const onHup = () => {
+    if (!daemon) return; // still starting: the start reads the files anyway
+    const d = daemon;
+    logEvent(d.logger, "info", "reload requested", { signal: "SIGHUP" });
+    d.reload("signal", true).catch((err: unknown) =>
+      logEvent(d.logger, "error", "unexpected error", { error: String(err) }),
+    );
+  };
+  const onStop = (signal: NodeJS.Signals) => {
+    if (!daemon) {
+      pendingStop ??= signal;
+      return;
+    }
+    daemon.shutdown(signal).then(resolveExit, () => resolveExit(1));
+  };
+  // Logged before Node's default handling ends the process: the reason is in the JSON log.
+  const onFatal = (err: Error, origin: string) => {
+    if (daemon)
+      logEvent(daemon.logger, "error", "unexpected error", {
+        error: `${origin}: ${err.stack ?? err.message}`,
+      });
+  };
+  const off = () => {
+    process.off("SIGHUP", onHup);
+    process.off("SIGTERM", onStop);
+    process.off("SIGINT", onStop);
+    process.off("uncaughtExceptionMonitor", onFatal);
+  };
+  process.on("SIGHUP", onHup);
+  process.on("SIGTERM", onStop);
+  process.on("SIGINT", onStop);
+  process.on("uncaughtExceptionMonitor", onFatal);
+
+  try {
+    daemon = await startDaemon(definition, options);
+  } catch (err) {
+    off();
+    throw err;
+  }
+  if (pendingStop) onStop(pendingStop);
+  const code = await exit;
+  off();
+  return code;
 }
