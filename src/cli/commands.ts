@@ -1,4 +1,6 @@
 // The sub-commands, in the order `--help` lists them. Each lives in its own file.
 import type { Command } from "./command.ts";
+import { checkCommand } from "./check.ts";
+import { explainCommand } from "./explain.ts";
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [checkCommand, explainCommand];

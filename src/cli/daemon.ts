@@ -86,6 +86,8 @@ export function rulesSpec(env: string): SettingSpec {
     reloadable: true,
     openshift: false,
     summary: "rules",
+    flagType: "string",
+    check: undefined,
   };
 }
 

@@ -13,7 +13,36 @@ export interface SettingSpec {
   readonly reloadable: boolean;
   readonly openshift: boolean;
   readonly summary: string;
+  /** `boolean` flags take no value (`--debug`); the variable is then "1" */
+  readonly flagType: "string" | "boolean";
+  /** validates a given value: returns "<state>; <fix>" when it is wrong */
+  readonly check: ((value: string) => string | undefined) | undefined;
 }
+
+import { isIP } from "node:net";
+
+/** Validators for `check` and start-up: each returns "<state>; <fix>" or undefined. */
+export const valueChecks = {
+  port: (min: number): ((v: string) => string | undefined) => {
+    return (v) =>
+      /^\d{1,5}$/.test(v) && Number(v) >= min && Number(v) <= 65535
+        ? undefined
+        : `not a port; use a number from ${min} to 65535`;
+  },
+  seconds: (v: string): string | undefined =>
+    /^\d+(\.\d+)?$/.test(v) ? undefined : "not a number of seconds; use e.g. 30 or 0.5",
+  address: (v: string): string | undefined =>
+    isIP(v) !== 0 ? undefined : "not an IP address; use e.g. :: (all), 0.0.0.0 or 127.0.0.1",
+  interfaceName: (v: string): string | undefined => {
+    // Linux IFNAMSIZ is 16 including the NUL; no '/', ':' or white space.
+    return /^[^\s/:]{1,15}$/.test(v) && v !== "." && v !== ".."
+      ? undefined
+      : "not a Linux interface name (1-15 characters, no spaces, '/' or ':')";
+  },
+  oneOf: (...values: string[]): ((v: string) => string | undefined) => {
+    return (v) => (values.includes(v) ? undefined : `use one of: ${values.join(", ")}`);
+  },
+} as const;
 
 function setting(
   env: string,
@@ -29,6 +58,8 @@ function setting(
     default: extra.default,
     reloadable: extra.reloadable ?? false,
     openshift: extra.openshift ?? false,
+    flagType: extra.flagType ?? "string",
+    check: extra.check,
   });
 }
 
@@ -68,8 +99,14 @@ export const settings = {
   httpProxyMode: setting(
     "EGRESS_HTTP_PROXY_MODE",
     "http-proxy-mode",
-    "OpenShift's `unit-test` printed the generated Squid ACL; use `egress-router check` instead.",
-    { openshift: true },
+    "OpenShift's `unit-test` printed the generated Squid ACL; we print the checked rules instead, as `check` does.",
+    {
+      openshift: true,
+      check: (v) =>
+        v === "" || v === "unit-test"
+          ? undefined
+          : "the only mode is unit-test (prints the checked rules and exits); leave it empty to run the proxy",
+    },
   ),
   dnsProxyDestination: setting(
     "EGRESS_DNS_PROXY_DESTINATION",
@@ -81,33 +118,31 @@ export const settings = {
     "EGRESS_ROUTER_DEBUG",
     "debug",
     "Non-empty: trace every command run and write debug-level log lines.",
-    {
-      openshift: true,
-    },
+    { openshift: true, flagType: "boolean" },
   ),
   dnsProxyDebug: setting(
     "EGRESS_DNS_PROXY_DEBUG",
     "dns-proxy-debug",
     "Non-empty: log every DNS-proxy connection as it opens, and every name resolution.",
-    { openshift: true },
+    { openshift: true, flagType: "boolean" },
   ),
   egressInterface: setting(
     "EGRESS_INTERFACE",
     "interface",
     "Egress interface that carries the source address (OpenShift SDN: macvlan0; Multus: often net1).",
-    { default: "macvlan0" },
+    { default: "macvlan0", check: valueChecks.interfaceName },
   ),
   clusterInterface: setting(
     "EGRESS_CLUSTER_INTERFACE",
     "cluster-interface",
     "Cluster-side interface where redirected traffic arrives.",
-    { default: "eth0" },
+    { default: "eth0", check: valueChecks.interfaceName },
   ),
   adminAddress: setting(
     "EGRESS_ADMIN_ADDRESS",
     "admin-address",
     "Address of the admin server (metrics, health, status page); never a data port.",
-    { default: "::" },
+    { default: "::", check: valueChecks.address },
   ),
   adminPort: setting(
     "EGRESS_ADMIN_PORT",
@@ -115,22 +150,24 @@ export const settings = {
     "Port of the admin server; 0 turns it off.",
     {
       default: "9090",
+      check: valueChecks.port(0),
     },
   ),
   httpProxyAddress: setting(
     "EGRESS_HTTP_PROXY_ADDRESS",
     "http-proxy-address",
     "Address the HTTP proxy listens on (:: also accepts IPv4 where the host allows).",
-    { default: "::" },
+    { default: "::", check: valueChecks.address },
   ),
   httpProxyPort: setting("EGRESS_HTTP_PROXY_PORT", "http-proxy-port", "Port of the HTTP proxy.", {
     default: "8080",
+    check: valueChecks.port(1),
   }),
   drainSeconds: setting(
     "EGRESS_DRAIN_SECONDS",
     "drain-seconds",
     "On SIGTERM, how long open connections may take to finish before they are closed.",
-    { default: "30" },
+    { default: "30", check: valueChecks.seconds },
   ),
   configDir: setting(
     "EGRESS_CONFIG_DIR",
@@ -141,19 +178,19 @@ export const settings = {
     "EGRESS_LOG_FORMAT",
     "log-format",
     "Log format: json (one JSON object a line), text (for people), or auto (text when stdout is a terminal, else json).",
-    { default: "auto" },
+    { default: "auto", check: valueChecks.oneOf("json", "text", "auto") },
   ),
   logLevel: setting(
     "EGRESS_LOG_LEVEL",
     "log-level",
     "Least important log lines written: debug, info, warn or error. EGRESS_ROUTER_DEBUG forces debug.",
-    { default: "info" },
+    { default: "info", check: valueChecks.oneOf("debug", "info", "warn", "error") },
   ),
   natBackend: setting(
     "EGRESS_NAT_BACKEND",
     "nat-backend",
     "How redirect rules reach the kernel: nft (one atomic `nft -f -`) or iptables (iptables-restore).",
-    { default: "nft" },
+    { default: "nft", check: valueChecks.oneOf("nft", "iptables") },
   ),
 } as const satisfies Record<string, SettingSpec>;
 

@@ -18,6 +18,18 @@ export interface SettingValue {
   readonly file: string | undefined;
 }
 
+/** Runs a setting's own validator on a given value: a problem naming the setting and the fix. */
+export function valueProblem(spec: SettingSpec, value: string): ConfigProblem | undefined {
+  const state = spec.check?.(value);
+  if (state === undefined) return undefined;
+  const visible = value.replace(/\t/g, "\\t").replace(/\r/g, "\\r");
+  return {
+    code: "setting-invalid",
+    setting: spec.env,
+    message: `${spec.env}: Cannot use "${visible}": ${state}`,
+  };
+}
+
 export function fileEnvName(spec: SettingSpec): string {
   return `${spec.env}_FILE`;
 }
@@ -28,7 +40,7 @@ export function fileFlagName(spec: SettingSpec): string {
 function flagString(flags: Flags, name: string): string | undefined {
   const v = flags[name];
   if (v === undefined || v === false) return undefined;
-  return v === true ? "" : v;
+  return v === true ? "1" : v;
 }
 
 /** Reads a rule file; returns its text or a problem naming the setting and the fix. */
