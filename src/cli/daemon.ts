@@ -62,6 +62,7 @@ export interface Daemon {
 
 interface DaemonSettings {
   adminAddress: string;
+  adminAddressIsDefault: boolean;
   adminPort: number;
   drainMs: number;
   format: LogFormat;
@@ -101,9 +102,11 @@ function invalid(spec: SettingSpec, value: string, state: string, fix: string): 
 
 function readDaemonSettings(env: Env, flags: Flags, isTty: boolean): DaemonSettings {
   const problems: ConfigProblem[] = [];
+  const origins = new Map<string, string>();
   const get = (spec: SettingSpec): string => {
     const r = readSetting(spec, env, flags);
     problems.push(...r.problems);
+    origins.set(spec.env, r.setting.origin);
     return (r.setting.value ?? "").trim();
   };
   const adminAddress = get(settings.adminAddress);
@@ -158,6 +161,7 @@ function readDaemonSettings(env: Env, flags: Flags, isTty: boolean): DaemonSetti
   if (problems.length) throw new ConfigError(problems);
   return {
     adminAddress,
+    adminAddressIsDefault: origins.get(settings.adminAddress.env) === "default",
     adminPort,
     drainMs: Math.round(drain * 1000),
     format: formatText === "auto" ? (isTty ? "text" : "json") : (formatText as LogFormat),
@@ -330,23 +334,27 @@ export async function startDaemon<C>(
     if (ds.adminPort !== 0) {
       const { page, fragment, script, style } = renderStatus;
       try {
-        admin = await startAdminServer(
-          ds.adminAddress,
-          ds.adminPort,
-          {
-            readiness,
-            statusJson: snapshot,
-            metrics: async () => ({
-              contentType: metrics.registry.contentType,
-              body: await metrics.registry.metrics(),
-            }),
-            page: () => page(snapshot()),
-            fragment: () => fragment(snapshot()),
-            script,
-            style,
-          },
-          onInternalError,
-        );
+        const handlers = {
+          readiness,
+          statusJson: snapshot,
+          metrics: async () => ({
+            contentType: metrics.registry.contentType,
+            body: await metrics.registry.metrics(),
+          }),
+          page: () => page(snapshot()),
+          fragment: () => fragment(snapshot()),
+          script,
+          style,
+        };
+        try {
+          admin = await startAdminServer(ds.adminAddress, ds.adminPort, handlers, onInternalError);
+        } catch (err) {
+          // The default "::" on a host without IPv6 (some clusters turn it off): use IPv4.
+          const code = (err as NodeJS.ErrnoException).code;
+          const v6Missing = code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL";
+          if (!(v6Missing && ds.adminAddress === "::" && ds.adminAddressIsDefault)) throw err;
+          admin = await startAdminServer("0.0.0.0", ds.adminPort, handlers, onInternalError);
+        }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         const state =
