@@ -207,7 +207,9 @@ export async function startDaemon<C>(
   let service: Service<C> | undefined;
   let lastSeenText: string | undefined;
   let appliedAt: Date | undefined;
-  let origin = "";
+  let origin = ""; // where the last read came from
+  let servingOrigin = ""; // where the serving rules came from
+  let lastReloadOk = true;
   let watch: FileWatch | undefined;
   let admin: AdminServer | undefined;
   let reloadChain: Promise<unknown> = Promise.resolve();
@@ -238,9 +240,9 @@ export async function startDaemon<C>(
       startedAt: startedAt.toISOString(),
       config: {
         setting: spec.env,
-        origin,
+        origin: servingOrigin,
         appliedAt: appliedAt?.toISOString(),
-        lastReloadOk: activity.snapshot().reloads[0]?.result !== "rejected",
+        lastReloadOk,
       },
       service: service?.status(),
       activity: activity.snapshot(),
@@ -286,6 +288,7 @@ export async function startDaemon<C>(
       const key = `\u0000${read.problems.join("\n")}`;
       if (!force && key === lastSeenText) return "unchanged";
       lastSeenText = key;
+      lastReloadOk = false;
       publishReload({ setting: spec.env, result: "rejected", trigger, problems: read.problems });
       return "rejected";
     }
@@ -299,16 +302,20 @@ export async function startDaemon<C>(
     try {
       compiled = definition.compile(read.text);
     } catch (err) {
+      lastReloadOk = false;
       publishReload({ setting: spec.env, result: "rejected", trigger, problems: problemsOf(err) });
       return "rejected";
     }
     try {
       await service.apply(compiled);
     } catch (err) {
+      lastReloadOk = false;
       publishReload({ setting: spec.env, result: "rejected", trigger, problems: problemsOf(err) });
       return "rejected";
     }
     appliedAt = new Date();
+    servingOrigin = origin;
+    lastReloadOk = true;
     publishReload({ setting: spec.env, result: "applied", trigger, problems: [] });
     return "applied";
   };
@@ -391,6 +398,7 @@ export async function startDaemon<C>(
     await service.start();
     started = true;
     appliedAt = new Date();
+    servingOrigin = origin;
     publishReload({ setting: spec.env, result: "applied", trigger: "start", problems: [] });
   } catch (err) {
     if (service) await service.stop(0).catch(() => undefined);
