@@ -2,5 +2,12 @@
 import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
+import { redirectCommand } from "./redirect.ts";
+import { setupCommand } from "./setup.ts";
 
-export const commands: readonly Command[] = [checkCommand, explainCommand];
+export const commands: readonly Command[] = [
+  checkCommand,
+  explainCommand,
+  setupCommand,
+  redirectCommand,
+];
