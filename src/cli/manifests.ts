@@ -59,6 +59,8 @@ Options:
                                  every namespace (*/key=value: labelled pods anywhere);
                                  default: every pod in the router's namespace
   --allow-metrics-from <ns>      a namespace that may scrape the admin port (repeatable)
+  --privileged-setup             run the network-setup init container privileged even for IPv4
+                                 (only for nodes whose net.ipv4.ip_forward is off; IPv6 always is)
 
 Examples:
   egress-router manifests --image registry.example.com/egress-router:0.1.0 -n payments \\
@@ -105,9 +107,9 @@ function readResource(path: string): {
 }
 
 function header(spec: RouterSpec): string[] {
-  const setup = networkSetupPrivileges(spec.source.family);
+  const setup = networkSetupPrivileges(spec.source.family, spec.privilegedSetup);
   const how = setup.privileged
-    ? "privileged (IPv6 kernel settings live in /proc/sys)"
+    ? "privileged (it writes kernel settings under /proc/sys)"
     : `as root with ${setup.capabilities.join(" and ")} only`;
   return [
     `egress-router manifests: ${spec.rules.kind} router "${spec.name}" in namespace "${spec.namespace}", network ${spec.network.kind}`,

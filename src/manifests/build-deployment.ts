@@ -106,7 +106,9 @@ function initContainer(spec: RouterSpec): IContainer {
     imagePullPolicy: spec.imagePullPolicy,
     env,
     resources: resources(spec),
-    securityContext: securityContext(networkSetupPrivileges(spec.source.family)),
+    securityContext: securityContext(
+      networkSetupPrivileges(spec.source.family, spec.privilegedSetup),
+    ),
     volumeMounts: [
       ...(kind === "redirect"
         ? [{ name: rulesVolume, mountPath: rulesMountPath, readOnly: true }]

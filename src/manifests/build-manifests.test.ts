@@ -171,6 +171,13 @@ describe("Deployment", () => {
     assert.equal(main.securityContext?.privileged, false);
   });
 
+  it("--privileged-setup: the IPv4 set-up privileged too (for nodes whose forwarding is off)", () => {
+    const { init, main } = objects(spec(redirect, { "privileged-setup": true }));
+    assert.equal(init.securityContext?.privileged, true);
+    assert.equal(init.securityContext?.capabilities, undefined);
+    assert.equal(main.securityContext?.privileged, false);
+  });
+
   it("probes on the admin port: readiness /readyz, liveness /healthz", () => {
     const { main } = objects(spec(dns, {}));
     assert.deepEqual(main.readinessProbe?.httpGet, {

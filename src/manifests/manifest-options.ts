@@ -41,6 +41,7 @@ export const manifestOptionConfig = {
   "memory-limit": { type: "string" },
   "allow-from": { type: "string", multiple: true },
   "allow-metrics-from": { type: "string", multiple: true },
+  "privileged-setup": { type: "boolean" },
 } as const;
 
 export type OptionValues = Readonly<
@@ -70,6 +71,7 @@ export interface ManifestOptions {
   /** undefined: not given (the router's own namespace is the default) */
   readonly clients: readonly ClientSelector[] | undefined;
   readonly metricsNamespaces: readonly string[];
+  readonly privilegedSetup: boolean;
 }
 
 const pullPolicies = ["Always", "IfNotPresent", "Never"] as const;
@@ -261,6 +263,7 @@ export function readManifestOptions(values: OptionValues): {
       resources,
       clients: allowFrom.length > 0 ? clients : undefined,
       metricsNamespaces,
+      privilegedSetup: values["privileged-setup"] === true,
     },
     problems,
   };

@@ -29,8 +29,11 @@ export interface ContainerPrivileges {
  * gratuitous ARP) must be written under /proc/sys, which container runtimes mount read-only
  * unless the container is privileged; neither is a "safe" sysctl a pod may set itself.
  */
-export function networkSetupPrivileges(family: Family): ContainerPrivileges {
-  return family === 4
+export function networkSetupPrivileges(
+  family: Family,
+  forcePrivileged = false,
+): ContainerPrivileges {
+  return family === 4 && !forcePrivileged
     ? {
         runAsUser: 0,
         capabilities: ["NET_ADMIN", "NET_RAW"],

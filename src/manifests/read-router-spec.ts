@@ -293,6 +293,7 @@ export function readRouterSpec(
       nodeSelector: options.nodeSelector,
       clients: options.clients ?? [{ namespace, podLabels: {} }],
       metricsNamespaces: options.metricsNamespaces,
+      privilegedSetup: options.privilegedSetup,
     },
     problems,
   };

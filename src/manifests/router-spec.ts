@@ -94,6 +94,8 @@ export interface RouterSpec {
   readonly clients: readonly ClientSelector[];
   /** namespaces whose pods may scrape the admin port (metrics) */
   readonly metricsNamespaces: readonly string[];
+  /** run the network set-up privileged even for IPv4 (a node whose forwarding is off) */
+  readonly privilegedSetup: boolean;
 }
 
 /** Where the ConfigMap is mounted in every container that reads rules. */
