@@ -106,6 +106,13 @@ export interface ReloadEvent {
   readonly problems: readonly string[];
 }
 
+/** Redirect mode's control path: what network set-up changed, and warnings. */
+export interface RedirectEvent {
+  readonly kind: "change" | "warning";
+  /** one line in words, e.g. "added 198.51.100.99/32 to macvlan0" */
+  readonly message: string;
+}
+
 export const channels = {
   decision: diagnostics_channel.channel("egress-router:decision"),
   connectionOpen: diagnostics_channel.channel("egress-router:connection-open"),
@@ -116,6 +123,7 @@ export const channels = {
   resolve: diagnostics_channel.channel("egress-router:resolve"),
   upstreamHealth: diagnostics_channel.channel("egress-router:upstream-health"),
   reload: diagnostics_channel.channel("egress-router:reload"),
+  redirect: diagnostics_channel.channel("egress-router:redirect"),
 } as const;
 
 export function publishDecision(e: DecisionEvent): void {
@@ -144,4 +152,7 @@ export function publishUpstreamHealth(e: UpstreamHealthEvent): void {
 }
 export function publishReload(e: ReloadEvent): void {
   if (channels.reload.hasSubscribers) channels.reload.publish(e);
+}
+export function publishRedirect(e: RedirectEvent): void {
+  if (channels.redirect.hasSubscribers) channels.redirect.publish(e);
 }
