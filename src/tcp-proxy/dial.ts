@@ -2,15 +2,15 @@
 // failure marks that address down (with backoff) and tries another, up to 1 + retries
 // attempts on distinct addresses. When no address is usable it fails at once: the client
 // is not kept waiting for a destination that is down.
-import net from "node:net";
 import type { UpstreamErrorKind } from "../observe/events.ts";
 import { publishUpstreamError, publishUpstreamHealth } from "../observe/events.ts";
+import type { ConnectReq, TcpHandle } from "../net/raw-tcp.ts";
+import { TCP, connectHandle, connectRequest, errorName, tcpConstants } from "../net/raw-tcp.ts";
 import type { Upstream, UpstreamPool } from "./upstream-pool.ts";
 
 export interface DialOptions {
   readonly connectTimeoutMs: number;
   readonly retries: number;
-  readonly keepAliveMs: number;
   readonly backoffMinMs: number;
   readonly backoffMaxMs: number;
   /** the target as configured, for events */
@@ -29,6 +29,12 @@ export interface DialFailure {
   readonly attempts: number;
 }
 
+export type DialDone = (
+  failure: DialFailure | undefined,
+  handle: TcpHandle | undefined,
+  upstream: Upstream | undefined,
+) => void;
+
 export interface Dial {
   /** Gives up: closes the attempt in progress; `done` is not called. */
   cancel(): void;
@@ -46,125 +52,169 @@ const connectErrorKinds: Readonly<Record<string, UpstreamErrorKind>> = {
   EPIPE: "reset",
 };
 
-export function classifyConnectError(err: NodeJS.ErrnoException): UpstreamErrorKind {
-  return connectErrorKinds[err.code ?? ""] ?? "other";
+/** The kind of a connect error from its name ("ECONNREFUSED" → "refused"). */
+export function classifyConnectError(code: string | undefined): UpstreamErrorKind {
+  return connectErrorKinds[code ?? ""] ?? "other";
 }
 
-export function dialPool(
-  pool: UpstreamPool,
-  options: DialOptions,
-  done: (failure: DialFailure | undefined, socket?: net.Socket, upstream?: Upstream) => void,
-): Dial {
-  const tried: Upstream[] = [];
-  let current: net.Socket | undefined;
-  let cancelled = false;
-  let last: { kind: UpstreamErrorKind; message: string } | undefined;
+type AttemptReq = ConnectReq & { dial?: PoolDial };
 
-  const attempt = (): void => {
-    const now = Date.now();
-    const u = tried.length <= options.retries ? pool.pick(tried, now) : undefined;
+function onConnected(status: number, _handle: TcpHandle, req: AttemptReq): void {
+  const d = req.dial;
+  req.dial = undefined;
+  if (d === undefined || d.req !== req) return; // cancelled or timed out: already handled
+  d.connected(status);
+}
+
+class PoolDial implements Dial {
+  readonly pool: UpstreamPool;
+  readonly options: DialOptions;
+  readonly done: DialDone;
+  readonly tried: Upstream[] = [];
+  handle: TcpHandle | undefined;
+  req: AttemptReq | undefined;
+  timer: NodeJS.Timeout | undefined;
+  current: Upstream | undefined;
+  last: { kind: UpstreamErrorKind; message: string } | undefined;
+  cancelled = false;
+
+  constructor(pool: UpstreamPool, options: DialOptions, done: DialDone) {
+    this.pool = pool;
+    this.options = options;
+    this.done = done;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.drop();
+  }
+
+  /** Abandons the attempt in progress (its completion, if any, is ignored). */
+  drop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.req) this.req.dial = undefined;
+    this.req = undefined;
+    this.handle?.close();
+    this.handle = undefined;
+  }
+
+  attempt(): void {
+    const o = this.options;
+    const u = this.tried.length <= o.retries ? this.pool.pick(this.tried, Date.now()) : undefined;
     if (u === undefined) {
-      const f =
-        tried.length > 0 && last !== undefined
-          ? last
-          : pool.upstreams.length === 0
-            ? options.emptyReason()
-            : {
-                kind: "no-address" as const,
-                message: `every address of ${options.destination} is down (${pool.upstreams.length} known)`,
-              };
-      if (tried.length === 0) {
-        publishUpstreamError({
-          mode: "dns-proxy",
-          destination: options.destination,
-          address: undefined,
-          kind: f.kind,
-          message: f.message,
-        });
-      }
-      done({ kind: f.kind, message: f.message, attempts: tried.length });
+      this.giveUp();
       return;
     }
-    tried.push(u);
-    const socket = net.connect({
-      host: u.address,
-      port: pool.port,
-      family: u.family,
-      allowHalfOpen: true,
-      noDelay: true,
-      keepAlive: options.keepAliveMs > 0,
-      keepAliveInitialDelay: options.keepAliveMs,
+    this.tried.push(u);
+    this.current = u;
+    const h = new TCP(tcpConstants.SOCKET);
+    const req: AttemptReq = connectRequest(onConnected);
+    const err = connectHandle(h, req, u.address, this.pool.port, u.family);
+    if (err !== 0) {
+      h.close();
+      this.failed(u, errorName(err));
+      return;
+    }
+    req.dial = this;
+    this.handle = h;
+    this.req = req;
+    this.timer = setTimeout(() => {
+      this.drop();
+      this.failed(u, "ETIMEDOUT", `no answer within ${o.connectTimeoutMs} ms`);
+    }, o.connectTimeoutMs);
+  }
+
+  connected(status: number): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const h = this.handle;
+    const u = this.current;
+    this.req = undefined;
+    this.handle = undefined;
+    if (h === undefined || u === undefined) return;
+    if (status !== 0) {
+      h.close();
+      this.failed(u, errorName(status));
+      return;
+    }
+    if (this.pool.markUp(u)) {
+      this.options.onUp(u);
+      publishUpstreamHealth({
+        mode: "dns-proxy",
+        destination: this.options.destination,
+        address: u.address,
+        up: true,
+        cause: "connect",
+        error: undefined,
+        retryAt: undefined,
+      });
+    }
+    this.done(undefined, h, u);
+  }
+
+  failed(u: Upstream, code: string, text?: string): void {
+    if (this.cancelled) return;
+    const o = this.options;
+    const kind = classifyConnectError(code);
+    const message = `${u.address} port ${this.pool.port}: ${text ?? code}`;
+    this.last = { kind, message };
+    publishUpstreamError({
+      mode: "dns-proxy",
+      destination: o.destination,
+      address: u.address,
+      kind,
+      message,
     });
-    current = socket;
-    socket.setTimeout(options.connectTimeoutMs);
-    const fail = (kind: UpstreamErrorKind, message: string): void => {
-      socket.removeAllListeners("connect");
-      socket.removeAllListeners("timeout");
-      socket.on("error", ignore);
-      socket.destroy();
-      current = undefined;
-      if (cancelled) return;
-      last = { kind, message: `${u.address} port ${pool.port}: ${message}` };
+    if (this.pool.markFailed(u, Date.now(), code, o.backoffMinMs, o.backoffMaxMs)) {
+      publishUpstreamHealth({
+        mode: "dns-proxy",
+        destination: o.destination,
+        address: u.address,
+        up: false,
+        cause: "connect",
+        error: kind,
+        retryAt: u.downUntil,
+      });
+      o.onFailed(u);
+    }
+    this.attempt();
+  }
+
+  giveUp(): void {
+    const o = this.options;
+    const f =
+      this.tried.length > 0 && this.last !== undefined
+        ? this.last
+        : this.pool.upstreams.length === 0
+          ? o.emptyReason()
+          : {
+              kind: "no-address" as const,
+              message: `every address of ${o.destination} is down (${this.pool.upstreams.length} known)`,
+            };
+    if (this.tried.length === 0) {
       publishUpstreamError({
         mode: "dns-proxy",
-        destination: options.destination,
-        address: u.address,
-        kind,
-        message: last.message,
+        destination: o.destination,
+        address: undefined,
+        kind: f.kind,
+        message: f.message,
       });
-      if (pool.markFailed(u, Date.now(), message, options.backoffMinMs, options.backoffMaxMs)) {
-        publishUpstreamHealth({
-          mode: "dns-proxy",
-          destination: options.destination,
-          address: u.address,
-          up: false,
-          cause: "connect",
-          error: kind,
-          retryAt: u.downUntil,
-        });
-        options.onFailed(u);
-      }
-      attempt();
-    };
-    socket.once("error", (err: NodeJS.ErrnoException) => {
-      fail(classifyConnectError(err), err.code ?? err.message);
-    });
-    socket.once("timeout", () => {
-      fail("timeout", `no answer within ${options.connectTimeoutMs} ms`);
-    });
-    socket.once("connect", () => {
-      socket.setTimeout(0);
-      socket.removeAllListeners("timeout");
-      socket.removeAllListeners("error");
-      socket.on("error", ignore); // from here the caller's handlers decide
-      current = undefined;
-      if (pool.markUp(u)) {
-        options.onUp(u);
-        publishUpstreamHealth({
-          mode: "dns-proxy",
-          destination: options.destination,
-          address: u.address,
-          up: true,
-          cause: "connect",
-          error: undefined,
-          retryAt: undefined,
-        });
-      }
-      done(undefined, socket, u);
-    });
-  };
-
-  attempt();
-  return {
-    cancel() {
-      cancelled = true;
-      if (current) {
-        current.on("error", ignore);
-        current.destroy();
-        current = undefined;
-      }
-    },
-  };
+    }
+    this.done(
+      { kind: f.kind, message: f.message, attempts: this.tried.length },
+      undefined,
+      undefined,
+    );
+  }
 }
 
-function ignore(): void {}
+/**
+ * Dials the pool: `done` is called once, with the connected handle and its address, or
+ * with why no connection could be made. May call `done` before returning (nothing usable).
+ */
+export function dialPool(pool: UpstreamPool, options: DialOptions, done: DialDone): Dial {
+  const d = new PoolDial(pool, options, done);
+  d.attempt();
+  return d;
+}

@@ -1,19 +1,28 @@
 // The forwarding work of one thread: a listener per rule and listen address, and for each
-// accepted connection: limit check → pick an address → connect (with failover) → tunnel.
+// accepted connection: limit check → pick an address → connect (with failover) → splice.
 // Which pool a rule uses, and the health of its addresses, comes from a PoolSource (the
-// main thread's directory, or a worker's mirror of it).
-import net from "node:net";
+// main thread's directory, or a worker's mirror of it). Sockets are raw TCP handles
+// (net/raw-tcp.ts): this is the hot path of the DNS proxy.
+import { isIPv4 } from "node:net";
 import type { CloseReason, UpstreamErrorKind } from "../observe/events.ts";
-import { channels, publishConnectionClose, publishConnectionOpen } from "../observe/events.ts";
-import { publishConnectLatency } from "../observe/events.ts";
-import type { Tunnel, TunnelResult } from "../net/tunnel.ts";
-import { startTunnel } from "../net/tunnel.ts";
+import {
+  channels,
+  publishConnectLatency,
+  publishConnectionClose,
+  publishConnectionOpen,
+} from "../observe/events.ts";
+import type { Clock, RawSplice } from "../net/raw-splice.ts";
+import { spliceHandles } from "../net/raw-splice.ts";
+import type { TcpHandle } from "../net/raw-tcp.ts";
+import { peerText } from "../net/raw-tcp.ts";
+import type { TunnelResult } from "../net/tunnel.ts";
 import type { ConnectionLimit } from "./connection-limit.ts";
 import type { Dial, DialFailure, DialOptions } from "./dial.ts";
 import { dialPool } from "./dial.ts";
 import type { ForwardOptions, ForwardRule } from "./forward-config.ts";
 import { destinationText, targetKey } from "./forward-config.ts";
-import { bindListener, type Listener } from "./listener.ts";
+import type { Listener } from "./listener.ts";
+import { bindListener } from "./listener.ts";
 import type { Upstream, UpstreamPool } from "./upstream-pool.ts";
 
 export interface PoolSource {
@@ -30,6 +39,8 @@ export interface PoolSource {
 interface RuleRuntime {
   readonly rule: ForwardRule;
   readonly key: string;
+  readonly destination: string;
+  readonly listener: string;
   readonly dial: DialOptions;
   hits: number;
 }
@@ -41,31 +52,20 @@ export interface EngineStats {
   readonly rules: { readonly port: number; readonly hits: number; readonly active: number }[];
 }
 
-const wantEvents = (): boolean =>
-  channels.connectionOpen.hasSubscribers || channels.connectionClose.hasSubscribers;
-
-function ignore(): void {}
-
-/** "ip:port", IPv6 in brackets; IPv4 clients of a dual-stack listener without "::ffff:". */
-export function endpointText(address: string | undefined, port: number | undefined): string {
-  if (address === undefined) return "";
-  const a =
-    address.startsWith("::ffff:") && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
-  return a.includes(":") ? `[${a}]:${port ?? 0}` : `${a}:${port ?? 0}`;
-}
+function onClientClosed(): void {}
 
 class Connection {
   readonly engine: ForwardEngine;
   readonly rt: RuleRuntime;
-  readonly client: net.Socket;
+  readonly client: TcpHandle;
   readonly clientText: string;
   readonly startedAt: number;
   upstream: Upstream | undefined;
-  tunnel: Tunnel | undefined;
+  splice: RawSplice | undefined;
   dial: Dial | undefined;
   finished = false;
 
-  constructor(engine: ForwardEngine, rt: RuleRuntime, client: net.Socket, clientText: string) {
+  constructor(engine: ForwardEngine, rt: RuleRuntime, client: TcpHandle, clientText: string) {
     this.engine = engine;
     this.rt = rt;
     this.client = client;
@@ -73,11 +73,11 @@ class Connection {
     this.startedAt = performance.now();
   }
 
-  dialed(failure: DialFailure | undefined, socket?: net.Socket, u?: Upstream): void {
+  dialed(failure: DialFailure | undefined, handle?: TcpHandle, u?: Upstream): void {
     this.dial = undefined;
-    if (failure !== undefined || socket === undefined || u === undefined) {
+    if (failure !== undefined || handle === undefined || u === undefined) {
       // Nothing to forward to: a reset tells the client at once (no hang, no fake EOF).
-      this.client.resetAndDestroy();
+      if (this.client.reset(onClientClosed) !== 0) this.client.close();
       this.end("connect-failed", 0, 0);
       return;
     }
@@ -89,10 +89,11 @@ class Connection {
     }
     this.upstream = u;
     u.active += 1;
-    this.tunnel = startTunnel(
+    this.splice = spliceHandles(
       this.client,
-      socket,
-      { idleTimeoutMs: this.rt.rule.idleTimeoutMs, keepAliveMs: this.engine.options.keepAliveMs },
+      handle,
+      { keepAliveMs: this.engine.options.keepAliveMs },
+      this.engine.clock,
       (r: TunnelResult) => {
         u.active -= 1;
         this.end(r.end, r.bytesFromClient, r.bytesToClient);
@@ -101,13 +102,13 @@ class Connection {
   }
 
   close(reason: CloseReason): void {
-    if (this.tunnel) {
-      this.tunnel.close(reason);
+    if (this.splice) {
+      this.splice.close(reason);
       return;
     }
     this.dial?.cancel();
     this.dial = undefined;
-    this.client.resetAndDestroy();
+    if (this.client.reset(onClientClosed) !== 0) this.client.close();
     this.end(reason, 0, 0);
   }
 
@@ -118,9 +119,9 @@ class Connection {
     if (!channels.connectionClose.hasSubscribers) return;
     publishConnectionClose({
       mode: "dns-proxy",
-      listener: String(this.rt.rule.localPort),
+      listener: this.rt.listener,
       client: this.clientText,
-      destination: destinationText(this.rt.rule),
+      destination: this.rt.destination,
       address: this.upstream?.address,
       ruleLine: this.rt.rule.line,
       bytesFromClient: fromClient,
@@ -133,6 +134,8 @@ class Connection {
 
 export class ForwardEngine {
   readonly options: ForwardOptions;
+  /** coarse time for idle tracking, advanced by the sweeper */
+  readonly clock: Clock = { now: Date.now() };
   readonly #pools: PoolSource;
   readonly #limit: ConnectionLimit;
   readonly #reusePort: boolean;
@@ -141,6 +144,7 @@ export class ForwardEngine {
   readonly #connections = new Set<Connection>();
   #idleWaiters: (() => void)[] = [];
   #refusedAtLimit = 0;
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     options: ForwardOptions,
@@ -160,7 +164,7 @@ export class ForwardEngine {
    * (for new connections only), then stops accepting on removed ports; their open
    * connections carry on until they end.
    */
-  async apply(rules: readonly ForwardRule[]): Promise<void> {
+  apply(rules: readonly ForwardRule[]): Promise<void> {
     const wanted = new Map<string, { address: string; port: number; line: number }>();
     for (const r of rules) {
       for (const address of this.options.listenAddresses) {
@@ -169,26 +173,24 @@ export class ForwardEngine {
     }
     const opened: [string, Listener][] = [];
     const failures: string[] = [];
-    await Promise.all(
-      [...wanted].map(async ([id, w]) => {
-        if (this.#listeners.has(id)) return;
-        try {
-          const l = await bindListener(w.address, w.port, this.options, {
-            reusePort: this.#reusePort,
-            ipv6Only: this.options.listenAddresses.some((a) => net.isIPv4(a)),
-            onConnection: (socket) => {
-              this.#accept(w.port, socket);
-            },
-          });
-          opened.push([id, l]);
-        } catch (err) {
-          failures.push(`line ${w.line}: ${(err as Error).message}`);
-        }
-      }),
-    );
+    for (const [id, w] of wanted) {
+      if (this.#listeners.has(id)) continue;
+      try {
+        const l = bindListener(w.address, w.port, {
+          reusePort: this.#reusePort,
+          ipv6Only: this.options.listenAddresses.some((a) => isIPv4(a)),
+          onConnection: (client) => {
+            this.#accept(w.port, client);
+          },
+        });
+        opened.push([id, l]);
+      } catch (err) {
+        failures.push(`line ${w.line}: ${(err as Error).message}`);
+      }
+    }
     if (failures.length > 0) {
-      await Promise.all(opened.map(([, l]) => l.close()));
-      throw new Error(failures.sort().join("; "));
+      for (const [, l] of opened) l.close();
+      return Promise.reject(new Error(failures.sort().join("; ")));
     }
     for (const [id, l] of opened) this.#listeners.set(id, l);
     const runtimes = new Map<number, RuleRuntime>();
@@ -198,27 +200,28 @@ export class ForwardEngine {
       runtimes.set(rule.localPort, {
         rule,
         key: targetKey(rule),
+        destination: destinationText(rule),
+        listener: String(rule.localPort),
         dial: this.#dialOptions(rule),
         hits: same ? old.hits : 0,
       });
     }
     this.#runtimes.clear();
     for (const [port, rt] of runtimes) this.#runtimes.set(port, rt);
-    await Promise.all(
-      [...this.#listeners]
-        .filter(([id]) => !wanted.has(id))
-        .map(([id, l]) => {
-          this.#listeners.delete(id);
-          return l.close();
-        }),
-    );
+    for (const [id, l] of [...this.#listeners]) {
+      if (wanted.has(id)) continue;
+      this.#listeners.delete(id);
+      l.close();
+    }
+    this.#startSweeper(rules);
+    return Promise.resolve();
   }
 
   /** Stops accepting on every port; open connections carry on. */
-  async stopAccepting(): Promise<void> {
-    const all = [...this.#listeners.values()];
+  stopAccepting(): Promise<void> {
+    for (const l of this.#listeners.values()) l.close();
     this.#listeners.clear();
-    await Promise.all(all.map((l) => l.close()));
+    return Promise.resolve();
   }
 
   /** Ends every open connection now (e.g. when the drain time is over). */
@@ -265,7 +268,38 @@ export class ForwardEngine {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const w of waiters) w();
+      if (this.#listeners.size === 0) this.#stopSweeper();
     }
+  }
+
+  /**
+   * One timer for every connection's idle timeout: each tick advances the coarse clock and
+   * closes the connections idle too long. Ticks at a quarter of the shortest idle timeout
+   * (between 25 ms and 1 s). Activity is stamped with the clock, which may be one tick
+   * behind, so a connection is closed only when idle for its timeout plus a tick: never
+   * early, at most two ticks late.
+   */
+  #startSweeper(rules: readonly ForwardRule[]): void {
+    const timeouts = rules.map((r) => r.idleTimeoutMs).filter((ms) => ms > 0);
+    const tick = Math.min(1000, Math.max(25, Math.min(...timeouts, 4000) / 4));
+    this.#stopSweeper();
+    this.#sweeper = setInterval(() => {
+      const now = Date.now();
+      this.clock.now = now;
+      for (const c of this.#connections) {
+        const idle = c.rt.rule.idleTimeoutMs;
+        const s = c.splice;
+        if (idle > 0 && s !== undefined && now - s.lastActivity - tick >= idle) {
+          s.close("idle-timeout");
+        }
+      }
+    }, tick);
+    this.#sweeper.unref();
+  }
+
+  #stopSweeper(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
   #dialOptions(rule: ForwardRule): DialOptions {
@@ -274,7 +308,6 @@ export class ForwardEngine {
     return {
       connectTimeoutMs: o.connectTimeoutMs,
       retries: o.retries,
-      keepAliveMs: o.keepAliveMs,
       backoffMinMs: o.backoffMinMs,
       backoffMaxMs: o.backoffMaxMs,
       destination: destinationText(rule),
@@ -288,47 +321,47 @@ export class ForwardEngine {
     };
   }
 
-  #accept(port: number, client: net.Socket): void {
-    client.on("error", ignore); // the tunnel adds its own; before it, errors end in a reset
+  #accept(port: number, client: TcpHandle): void {
     const rt = this.#runtimes.get(port);
-    const events = wantEvents();
-    const clientText = events ? endpointText(client.remoteAddress, client.remotePort) : "";
+    const events =
+      channels.connectionOpen.hasSubscribers || channels.connectionClose.hasSubscribers;
+    const clientText = events ? peerText(client) : "";
     if (rt === undefined) {
-      client.resetAndDestroy(); // the rule went away while the port was closing
+      if (client.reset(onClientClosed) !== 0) client.close(); // the rule went away meanwhile
       return;
     }
     if (!this.#limit.acquire()) {
       this.#refusedAtLimit += 1;
-      client.resetAndDestroy();
+      if (client.reset(onClientClosed) !== 0) client.close();
       if (events) this.#publishRefused(rt, clientText);
       return;
     }
     rt.hits += 1;
+    this.clock.now = Date.now();
     const c = new Connection(this, rt, client, clientText);
     this.#connections.add(c);
     if (events) {
-      publishConnectionOpen({ mode: "dns-proxy", listener: String(port), client: clientText });
+      publishConnectionOpen({ mode: "dns-proxy", listener: rt.listener, client: clientText });
     }
     const pool = this.#pools.pool(rt.key);
     if (pool === undefined) {
       c.dialed({ ...this.#pools.emptyReason(rt.key), attempts: 0 });
       return;
     }
-    const dial = dialPool(pool, rt.dial, (failure, socket, u) => {
-      c.dialed(failure, socket, u);
+    const dial = dialPool(pool, rt.dial, (failure, handle, u) => {
+      c.dialed(failure, handle, u);
     });
     // A dial with no usable address has already failed (synchronously) by now.
-    if (!c.finished && c.tunnel === undefined) c.dial = dial;
+    if (!c.finished && c.splice === undefined) c.dial = dial;
   }
 
   #publishRefused(rt: RuleRuntime, clientText: string): void {
-    const listener = String(rt.rule.localPort);
-    publishConnectionOpen({ mode: "dns-proxy", listener, client: clientText });
+    publishConnectionOpen({ mode: "dns-proxy", listener: rt.listener, client: clientText });
     publishConnectionClose({
       mode: "dns-proxy",
-      listener,
+      listener: rt.listener,
       client: clientText,
-      destination: destinationText(rt.rule),
+      destination: rt.destination,
       address: undefined,
       ruleLine: rt.rule.line,
       bytesFromClient: 0,

@@ -75,7 +75,7 @@ export class HealthChecker {
         finish("timeout");
       });
       socket.once("error", (err: NodeJS.ErrnoException) => {
-        finish(classifyConnectError(err));
+        finish(classifyConnectError(err.code));
       });
     });
   }

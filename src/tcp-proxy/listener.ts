@@ -1,14 +1,16 @@
-// One listening socket of a forwarded port. Accepted sockets start paused: nothing is read
-// from the client before its upstream connection exists, so early bytes wait in the kernel
-// (bounded) instead of in our memory.
-import net from "node:net";
-import type { ForwardOptions } from "./forward-config.ts";
+// One listening socket of a forwarded port, on a raw TCP handle (net/raw-tcp.ts). Nothing
+// is read from an accepted connection until its upstream connection exists: early bytes
+// wait in the kernel (bounded), not in our memory.
+import { isIPv6 } from "node:net";
+import type { TcpHandle } from "../net/raw-tcp.ts";
+import { errorName, listenHandle } from "../net/raw-tcp.ts";
 
 export interface Listener {
   /** the address actually bound ("::", or "0.0.0.0" where the host has no IPv6) */
   readonly address: string;
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops accepting at once; accepted connections are not affected. */
+  close(): void;
 }
 
 export interface BindOptions {
@@ -16,7 +18,7 @@ export interface BindOptions {
   readonly reusePort: boolean;
   /** "::" takes IPv6 only (an IPv4 address is listed as well) */
   readonly ipv6Only: boolean;
-  readonly onConnection: (socket: net.Socket) => void;
+  readonly onConnection: (client: TcpHandle) => void;
 }
 
 const listenErrors: Record<string, string> = {
@@ -26,72 +28,46 @@ const listenErrors: Record<string, string> = {
   EAFNOSUPPORT: "the host has no support for this address family",
 };
 
-function listen(server: net.Server, options: net.ListenOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      reject(err);
-    };
-    server.once("error", onError);
-    server.listen(options, () => {
-      server.removeListener("error", onError);
-      resolve();
-    });
-  });
+type ServerHandle = TcpHandle & { accept?: (client: TcpHandle) => void };
+
+function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {
+  // A failed accept (e.g. EMFILE) is retried by libuv; there is no connection to handle.
+  if (status !== 0 || client === undefined) return;
+  this.accept?.(client);
 }
 
+// Backlog: room for a burst of new connections while a thread is busy.
+const backlog = 4096;
+
 /** Binds `address`:`port`. "::" falls back to "0.0.0.0" on hosts without IPv6. */
-export async function bindListener(
-  address: string,
-  port: number,
-  options: ForwardOptions,
-  bind: BindOptions,
-): Promise<Listener> {
-  const server = net.createServer(
-    {
-      allowHalfOpen: true,
-      pauseOnConnect: true,
-      noDelay: true,
-      keepAlive: options.keepAliveMs > 0,
-      keepAliveInitialDelay: options.keepAliveMs,
-    },
-    bind.onConnection,
-  );
-  // Backlog: room for a burst of new connections while a thread is busy.
-  const listenOptions = { port, reusePort: bind.reusePort, backlog: 4096 };
+export function bindListener(address: string, port: number, bind: BindOptions): Listener {
+  const options = { reusePort: bind.reusePort, ipv6Only: bind.ipv6Only, backlog };
   let bound = address;
-  try {
-    await listen(server, { ...listenOptions, host: address, ipv6Only: bind.ipv6Only });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "";
-    if (address === "::" && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL")) {
+  let h = listenHandle(address, port, isIPv6(address) ? 6 : 4, options);
+  if (typeof h === "number" && address === "::") {
+    const code = errorName(h);
+    if (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL") {
       bound = "0.0.0.0";
-      try {
-        await listen(server, { ...listenOptions, host: bound });
-      } catch (err2) {
-        throw listenError(bound, port, err2);
-      }
-    } else {
-      throw listenError(address, port, err);
+      h = listenHandle(bound, port, 4, options);
     }
   }
-  // Errors after listening (rare: e.g. EMFILE on accept) must not crash the process; Node
-  // retries accepting by itself.
-  server.on("error", () => undefined);
+  if (typeof h === "number") {
+    const code = errorName(h);
+    const where = bound.includes(":") ? `[${bound}]:${port}` : `${bound}:${port}`;
+    throw new Error(`Cannot listen on ${where}: ${listenErrors[code] ?? code} (${code})`);
+  }
+  const server: ServerHandle = h;
+  server.accept = bind.onConnection;
+  server.onconnection = onConnection;
+  let closed = false;
   return {
     address: bound,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Resolves once the port no longer accepts; accepted connections are not waited for.
-        server.close();
-        setImmediate(resolve);
-      }),
+    close() {
+      if (closed) return;
+      closed = true;
+      server.accept = undefined;
+      server.close();
+    },
   };
-}
-
-function listenError(address: string, port: number, err: unknown): Error {
-  const code = (err as NodeJS.ErrnoException).code ?? "";
-  const where = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
-  const why = listenErrors[code] ?? (err as Error).message;
-  return new Error(`Cannot listen on ${where}: ${why}${code ? ` (${code})` : ""}`);
 }
