@@ -175,7 +175,7 @@ export class Lab implements AsyncDisposable {
     from: LabRole,
     address: string,
     port: number,
-    timeoutMs = 2000,
+    timeoutMs = 3000,
   ): Promise<ProbeResult> {
     const script = fileURLToPath(new URL("./sctp-raw.py", import.meta.url));
     const start = performance.now();
