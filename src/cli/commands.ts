@@ -2,6 +2,7 @@
 import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
+import { labCommand } from "./lab.ts";
 import { redirectCommand } from "./redirect.ts";
 import { setupCommand } from "./setup.ts";
 
@@ -10,4 +11,5 @@ export const commands: readonly Command[] = [
   explainCommand,
   setupCommand,
   redirectCommand,
+  labCommand,
 ];
