@@ -9,7 +9,7 @@ import { runCli } from "./helpers/run-cli.ts";
 const env = { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
 
 describe("egress-router lab", privileged(), () => {
-  it("up, status, down", async (t) => {
+  it("up, status, demo on the lab that is up, down", async (t) => {
     const name = uniqueLabName("c");
     t.after(() => runCli(["lab", "down", "--name", name], env));
     const up = await runCli(["lab", "up", "--name", name], env);
@@ -34,6 +34,28 @@ describe("egress-router lab", privileged(), () => {
       ),
     );
 
+    // the README's demo, on this lab: every redirect scenario, nothing leaked
+    const demo = await runCli(["lab", "demo", "--name", name, "--only", "redirect"], env, {
+      timeoutMs: 90_000,
+    });
+    assert.equal(demo.stderr, "");
+    assert.equal(demo.code, 0, demo.stdout);
+    assert.match(demo.stdout, new RegExp(`^using the lab "${name}" that is up\\n`));
+    const rows = demo.stdout.split("\n").filter((l) => /^ {3}[✔✖] /.test(l));
+    assert.equal(rows.length, 17);
+    assert.ok(
+      rows.every((l) => l.startsWith("   ✔ ")),
+      rows.join("\n"),
+    );
+    assert.match(
+      demo.stdout,
+      /\n✔ 17 scenarios, all as expected\.\n {2}The firewall rejected no source/,
+    );
+    assert.match(
+      demo.stdout,
+      new RegExp(`\\nlab "${name}" left up: egress-router lab down --name ${name}\\n$`),
+    );
+
     const down = await runCli(["lab", "down", "--name", name], env);
     assert.deepEqual([down.code, down.stdout], [0, `lab "${name}" removed\n`]);
     const gone = await runCli(["lab", "status", "--name", name], env);
@@ -56,26 +78,5 @@ describe("egress-router lab", privileged(), () => {
       "lab: Cannot build the lab: not running as root; the lab creates network namespaces, run it as root (sudo)\n",
     );
     assert.equal(r.code, 1);
-  });
-
-  it("demo: every redirect scenario reaches the external server from the reserved source", async (t) => {
-    const name = uniqueLabName("d");
-    t.after(() => runCli(["lab", "down", "--name", name], env));
-    const r = await runCli(["lab", "demo", "--name", name, "--only", "redirect"], env, {
-      timeoutMs: 90_000,
-    });
-    assert.equal(r.stderr, "");
-    assert.equal(r.code, 0, r.stdout);
-    const rows = r.stdout.split("\n").filter((l) => /^ {3}[✔✖] /.test(l));
-    assert.equal(rows.length, 17);
-    assert.ok(
-      rows.every((l) => l.startsWith("   ✔ ")),
-      rows.join("\n"),
-    );
-    assert.match(
-      r.stdout,
-      /\n✔ 17 scenarios, all as expected\.\n {2}The firewall rejected no source/,
-    );
-    assert.match(r.stdout, new RegExp(`\\nlab "${name}" removed\\n$`));
   });
 });
