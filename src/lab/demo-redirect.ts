@@ -6,6 +6,7 @@ import type { FamilyAddresses } from "./topology.ts";
 import type { DemoContext, Expectation, Scenario, ScenarioGroup } from "./demo-scenario.ts";
 import type { ProbeProtocol } from "./lab-probe.ts";
 import { labTopology } from "./topology.ts";
+import { sctpUnsupportedReason } from "./lab.ts";
 
 // The addresses are the same in every lab (only the namespace names differ).
 const { v4, v6 } = labTopology("x");
@@ -30,6 +31,7 @@ function scenario(
     asked,
     rule,
     expect,
+    ...(protocol === "sctp" ? { skip: sctpUnsupportedReason } : {}),
     run: (ctx: DemoContext) =>
       protocol === "sctp"
         ? ctx.lab.probeSctp("client", to, port, expect.outcome === "timeout" ? 1000 : 3000)

@@ -28,6 +28,8 @@ export interface Scenario {
   /** which rule or behaviour this shows: "line 2: 8080 tcp 203.0.113.26 80" */
   readonly rule: string;
   readonly expect: Expectation;
+  /** why this scenario cannot run here (e.g. a kernel feature is missing), or undefined */
+  skip?(): string | undefined;
   run(ctx: DemoContext): Promise<ProbeResult>;
 }
 

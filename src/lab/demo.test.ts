@@ -123,6 +123,21 @@ describe("demo words", () => {
       summarize(
         {
           rows: [
+            { asked: "a", ok: true },
+            { asked: "s", ok: true, skipped: "no SCTP" },
+          ],
+          leaked: [],
+        },
+        groups,
+        sources,
+        false,
+      ),
+      /^\n✔ 1 scenarios, all as expected \(1 skipped: see above\)\.\n/,
+    );
+    assert.match(
+      summarize(
+        {
+          rows: [
             { asked: "a", ok: false },
             { asked: "b", ok: true },
           ],

@@ -19,6 +19,8 @@ export interface DemoOptions {
 export interface RowResult {
   readonly asked: string;
   readonly ok: boolean;
+  /** why the scenario did not run here */
+  readonly skipped?: string;
 }
 
 export interface DemoResult {
@@ -112,6 +114,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     header(write);
     try {
       for (const s of group.scenarios) {
+        const skip = s.skip?.();
+        if (skip !== undefined) {
+          rows.push({ asked: s.asked, ok: true, skipped: skip });
+          write(
+            `   ${paint(tty, "33", "-")} ${fit(s.asked, WIDTH.asked)} ${fit(s.rule, WIDTH.rule)} skipped: ${skip}\n`,
+          );
+          continue;
+        }
         const lead = `     ${fit(s.asked, WIDTH.asked)} ${fit(s.rule, WIDTH.rule)} `;
         if (tty) write(`${lead}${paint(tty, "2", "…")}`);
         await lab.resetFirewall();
@@ -159,10 +169,13 @@ export function summarize(
 ): string {
   const failed = result.rows.filter((r) => !r.ok).length;
   const lines: string[] = [""];
+  const skipped = result.rows.filter((r) => r.skipped !== undefined).length;
+  const ran = result.rows.length - skipped;
+  const skippedNote = skipped > 0 ? ` (${skipped} skipped: see above)` : "";
   if (failed === 0) {
-    lines.push(paint(tty, "32", `✔ ${result.rows.length} scenarios, all as expected.`));
+    lines.push(paint(tty, "32", `✔ ${ran} scenarios, all as expected${skippedNote}.`));
   } else {
-    lines.push(paint(tty, "31", `✖ ${failed} of ${result.rows.length} scenarios not as expected.`));
+    lines.push(paint(tty, "31", `✖ ${failed} of ${ran} scenarios not as expected${skippedNote}.`));
   }
   lines.push(
     result.leaked.length === 0

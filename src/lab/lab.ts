@@ -479,3 +479,14 @@ export async function destroyLab(
     throw new LabError(`lab: Cannot remove all of the lab "${name}": ${errors.join("; ")}`);
   }
 }
+
+/**
+ * Why SCTP cannot be redirected on this kernel, or undefined when it can: NAT of SCTP needs
+ * the kernel's SCTP connection tracking (SCTP sockets are not needed: the lab sends raw
+ * packets). Read from the caller's network namespace; conntrack support is kernel-wide.
+ */
+export function sctpUnsupportedReason(): string | undefined {
+  return existsSync("/proc/sys/net/netfilter/nf_conntrack_sctp_timeout_established")
+    ? undefined
+    : "the kernel has no SCTP connection tracking (no /proc/sys/net/netfilter/nf_conntrack_sctp_*), so it cannot NAT SCTP";
+}
