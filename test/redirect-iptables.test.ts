@@ -20,18 +20,47 @@ describe("redirect mode with iptables-restore, egress over a veth", privileged()
 
   const rules = "80 tcp 203.0.113.25\n8080 tcp 203.0.113.26 80\n514 udp 203.0.113.25\n";
 
+  it("EGRESS_ROUTER_MODE=http-proxy sets up the network only: no NAT, no forwarding", async () => {
+    const r = await runRouter(lab, [], {
+      EGRESS_SOURCE: `${lab.v4.source}/24`,
+      EGRESS_GATEWAY: lab.v4.gateway,
+      EGRESS_ROUTER_MODE: "http-proxy",
+      EGRESS_INTERFACE: "net1",
+    });
+    assert.equal(r.stderr, "");
+    assert.equal(r.code, 0);
+    assert.doesNotMatch(r.stdout, /NAT|forward/);
+    assert.match(r.stdout, /added 198\.51\.100\.99\/24 to net1/);
+    assert.equal(
+      (await lab.exec("router", ["cat", "/proc/sys/net/ipv4/ip_forward"])).stdout.trim(),
+      "0",
+    );
+    assert.equal((await lab.exec("router", ["nft", "list", "ruleset"])).stdout, "");
+    // what a proxy in the pod would do: connect out itself, from the reserved source
+    await lab.resetFirewall();
+    const own = await lab.probe("router", {
+      protocol: "tcp",
+      address: lab.v4.external[0] ?? "",
+      port: 443,
+    });
+    assert.equal(own.view?.peer, lab.v4.source);
+    assert.deepEqual(await lab.firewall(), { admitted: 1, rejected: 0, rejectedSources: [] });
+  });
+
   it("redirects each rule, refuses the rest, and counts connections per rule", async () => {
+    // the network is in place from the proxy-mode setup: only forwarding and NAT are added
     const r = await runRouter(lab, ["redirect", "--no-wait", "--nat-backend", "iptables"], {
-      EGRESS_SOURCE: lab.v4.source,
+      EGRESS_SOURCE: `${lab.v4.source}/24`,
       EGRESS_GATEWAY: lab.v4.gateway,
       EGRESS_INTERFACE: "net1",
       EGRESS_DESTINATION: rules,
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(
-      r.stdout,
-      /NAT loaded \(iptables\): 3 rules, SNAT to 198\.51\.100\.99 on net1, other ports refused\n$/,
-    );
+    assert.deepEqual(r.stdout.split("\n").filter(Boolean), [
+      "egress-router: set net.ipv4.ip_forward=1 (was 0): DNAT-ed packets are forwarded to the destination; a new network namespace starts with forwarding off",
+      "egress-router: network already set up (198.51.100.99 on net1, default via 198.51.100.1); left as it is",
+      "egress-router: NAT loaded (iptables): 3 rules, SNAT to 198.51.100.99 on net1, other ports refused",
+    ]);
     const saved = (await lab.exec("router", ["iptables-save", "-t", "nat"])).stdout;
     assert.match(saved, /-A POSTROUTING -o net1 -j SNAT --to-source 198\.51\.100\.99/);
 
