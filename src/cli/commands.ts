@@ -3,6 +3,7 @@ import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
 import { labCommand } from "./lab.ts";
+import { manifestsCommand } from "./manifests.ts";
 import { redirectCommand } from "./redirect.ts";
 import { setupCommand } from "./setup.ts";
 
@@ -11,5 +12,6 @@ export const commands: readonly Command[] = [
   explainCommand,
   setupCommand,
   redirectCommand,
+  manifestsCommand,
   labCommand,
 ];
