@@ -43,7 +43,7 @@ describe("redirect mode on the real kernel (IPv6, nft)", privileged(), () => {
     assert.equal(r.stderr, "");
     assert.equal(r.code, 0);
     assert.deepEqual(r.stdout.split("\n").filter(Boolean), [
-      "egress-router: set net.ipv6.conf.all.forwarding=1 (was 0): DNAT-ed packets are forwarded to the destination; a new network namespace starts with forwarding off",
+      "egress-router: set net.ipv6.conf.all.forwarding=1 (was 0): DNAT-ed packets are forwarded to their destination; with forwarding off the kernel drops them",
       "egress-router: set net.ipv6.conf.macvlan0.ndisc_notify=1 (was 0): announce the source address with an unsolicited neighbour advertisement once it is usable",
       "egress-router: added 2001:db8:2::99/64 to macvlan0",
       "egress-router: brought macvlan0 up",

@@ -62,7 +62,7 @@ describe("redirect mode on the real kernel (IPv4, nft)", privileged(), () => {
     assert.deepEqual(
       r.stdout.split("\n").filter((l) => l !== ""),
       [
-        "egress-router: set net.ipv4.ip_forward=1 (was 0): DNAT-ed packets are forwarded to the destination; a new network namespace starts with forwarding off",
+        "egress-router: set net.ipv4.ip_forward=1 (was 0): DNAT-ed packets are forwarded to their destination; with forwarding off the kernel drops them",
         "egress-router: added 198.51.100.99/32 to macvlan0",
         "egress-router: brought macvlan0 up",
         "egress-router: routes: 198.51.100.1 on macvlan0, default via 198.51.100.1 on macvlan0",
