@@ -3,6 +3,7 @@ import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { dnsProxyCommand } from "./dns-proxy.ts";
 import { explainCommand } from "./explain.ts";
+import { labCommand } from "./lab.ts";
 import { manifestsCommand } from "./manifests.ts";
 import { redirectCommand } from "./redirect.ts";
 import { setupCommand } from "./setup.ts";
@@ -14,4 +15,5 @@ export const commands: readonly Command[] = [
   redirectCommand,
   dnsProxyCommand,
   manifestsCommand,
+  labCommand,
 ];
