@@ -92,7 +92,7 @@ class Connection {
     this.splice = spliceHandles(
       this.client,
       handle,
-      { keepAliveMs: this.engine.options.keepAliveMs },
+      { keepAliveMs: this.engine.options.keepAliveMs, clientOptionsSet: true },
       this.engine.clock,
       (r: TunnelResult) => {
         u.active -= 1;
@@ -179,6 +179,7 @@ export class ForwardEngine {
         const l = bindListener(w.address, w.port, {
           reusePort: this.#reusePort,
           ipv6Only: this.options.listenAddresses.some((a) => isIPv4(a)),
+          keepAliveMs: this.options.keepAliveMs,
           onConnection: (client) => {
             this.#accept(w.port, client);
           },

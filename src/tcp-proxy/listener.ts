@@ -18,6 +18,8 @@ export interface BindOptions {
   readonly reusePort: boolean;
   /** "::" takes IPv6 only (an IPv4 address is listed as well) */
   readonly ipv6Only: boolean;
+  /** TCP keep-alive for accepted sockets (they inherit it, and no-delay, from the listener) */
+  readonly keepAliveMs: number;
   readonly onConnection: (client: TcpHandle) => void;
 }
 
@@ -57,6 +59,10 @@ export function bindListener(address: string, port: number, bind: BindOptions): 
     throw new Error(`Cannot listen on ${where}: ${listenErrors[code] ?? code} (${code})`);
   }
   const server: ServerHandle = h;
+  // Set once here, inherited by every accepted socket (Linux copies both on accept).
+  server.setNoDelay(true);
+  if (bind.keepAliveMs > 0)
+    server.setKeepAlive(true, Math.max(1, Math.round(bind.keepAliveMs / 1000)));
   server.accept = bind.onConnection;
   server.onconnection = onConnection;
   let closed = false;
