@@ -69,76 +69,80 @@ async function listenerOn(t: TestContext, port: number): Promise<net.Server> {
   return s;
 }
 
-describe("DNS proxy: reload", () => {
-  it("applies new rules under traffic without dropping a connection", async (t) => {
-    const a = await startBackend(t, "127.0.0.2");
-    const b = await startBackend(t, "127.0.0.3");
-    const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];
-    const proxy = await startProxy(t, [rule(1, p1, "127.0.0.2", a.port)]);
-    const longLived = await connectTo(t, p1);
-    longLived.socket.write("opened before the reload; ");
-    const load = traffic(p1, 4);
-    await waitFor(() => load.ok > 20, 10_000, "traffic before the reload");
-    // Port 1 now goes to b; port 2 opens (to a).
-    await proxy.apply({
-      rules: [rule(1, p1, "127.0.0.3", b.port), rule(2, p2, "127.0.0.2", a.port)],
-      options: proxy.options,
-    });
-    const before = b.accepted;
-    await waitFor(() => b.accepted > before + 20, 10_000, "traffic after the reload");
-    assert.deepEqual(await load.stop(), []);
-    await roundTrip(p2, "new port");
-    // The connection opened before the reload still goes to a.
-    longLived.socket.end("still on a");
-    assert.equal((await longLived.received).toString(), "opened before the reload; still on a");
-    assert.deepEqual(
-      proxy.status().rules.map((r) => [r.line, r.text]),
-      [
-        [1, `${p1} 127.0.0.3 ${b.port}`],
-        [2, `${p2} 127.0.0.2 ${a.port}`],
-      ],
-    );
-  });
-
-  it("a removed port stops accepting; its open connections carry on", async (t) => {
-    const a = await startBackend(t, "127.0.0.2");
-    const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];
-    const proxy = await startProxy(t, [
-      rule(1, p1, "127.0.0.2", a.port),
-      rule(2, p2, "127.0.0.2", a.port),
-    ]);
-    const open = await connectTo(t, p2);
-    open.socket.write("before ");
-    await waitFor(() => a.accepted === 1);
-    await proxy.apply({ rules: [rule(1, p1, "127.0.0.2", a.port)], options: proxy.options });
-    await assert.rejects(roundTrip(p2, "x"), /ECONNREFUSED/);
-    open.socket.end("after");
-    assert.equal((await open.received).toString(), "before after");
-    await roundTrip(p1, "port 1 unchanged");
-  });
-
-  it("rejects rules whose port cannot be opened and keeps serving the old ones", async (t) => {
-    const a = await startBackend(t, "127.0.0.2");
-    const [p1, taken] = [await freeTcpPort(), await freeTcpPort()];
-    const proxy = await startProxy(t, [rule(1, p1, "127.0.0.2", a.port)], {
-      listenAddresses: ["127.0.0.1"],
-    });
-    await listenerOn(t, taken);
-    await assert.rejects(
-      proxy.apply({
-        rules: [rule(1, p1, "127.0.0.3", a.port), rule(2, taken, "127.0.0.2", a.port)],
+for (const threads of [1, 2]) {
+  describe(`DNS proxy: reload (${threads} thread${threads > 1 ? "s" : ""})`, () => {
+    it("applies new rules under traffic without dropping a connection", async (t) => {
+      const a = await startBackend(t, "127.0.0.2");
+      const b = await startBackend(t, "127.0.0.3");
+      const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];
+      const proxy = await startProxy(t, [rule(1, p1, "127.0.0.2", a.port)], { threads });
+      const longLived = await connectTo(t, p1);
+      longLived.socket.write("opened before the reload; ");
+      const load = traffic(p1, 4);
+      await waitFor(() => load.ok > 20, 10_000, "traffic before the reload");
+      // Port 1 now goes to b; port 2 opens (to a).
+      await proxy.apply({
+        rules: [rule(1, p1, "127.0.0.3", b.port), rule(2, p2, "127.0.0.2", a.port)],
         options: proxy.options,
-      }),
-      new RegExp(`^Error: line 2: Cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`),
-    );
-    await roundTrip(p1, "old rules");
-    assert.equal(a.accepted, 1);
-    assert.deepEqual(
-      proxy.status().listeners.map((l) => l.port),
-      [p1],
-    );
+      });
+      const before = b.accepted;
+      await waitFor(() => b.accepted > before + 20, 10_000, "traffic after the reload");
+      assert.deepEqual(await load.stop(), []);
+      await roundTrip(p2, "new port");
+      // The connection opened before the reload still goes to a.
+      longLived.socket.end("still on a");
+      assert.equal((await longLived.received).toString(), "opened before the reload; still on a");
+      assert.deepEqual(
+        proxy.status().rules.map((r) => [r.line, r.text]),
+        [
+          [1, `${p1} 127.0.0.3 ${b.port}`],
+          [2, `${p2} 127.0.0.2 ${a.port}`],
+        ],
+      );
+    });
+
+    it("a removed port stops accepting; its open connections carry on", async (t) => {
+      const a = await startBackend(t, "127.0.0.2");
+      const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];
+      const proxy = await startProxy(
+        t,
+        [rule(1, p1, "127.0.0.2", a.port), rule(2, p2, "127.0.0.2", a.port)],
+        { threads },
+      );
+      const open = await connectTo(t, p2);
+      open.socket.write("before ");
+      await waitFor(() => a.accepted === 1);
+      await proxy.apply({ rules: [rule(1, p1, "127.0.0.2", a.port)], options: proxy.options });
+      await assert.rejects(roundTrip(p2, "x"), /ECONNREFUSED/);
+      open.socket.end("after");
+      assert.equal((await open.received).toString(), "before after");
+      await roundTrip(p1, "port 1 unchanged");
+    });
+
+    it("rejects rules whose port cannot be opened and keeps serving the old ones", async (t) => {
+      const a = await startBackend(t, "127.0.0.2");
+      const [p1, taken] = [await freeTcpPort(), await freeTcpPort()];
+      const proxy = await startProxy(t, [rule(1, p1, "127.0.0.2", a.port)], {
+        listenAddresses: ["127.0.0.1"],
+        threads,
+      });
+      await listenerOn(t, taken);
+      await assert.rejects(
+        proxy.apply({
+          rules: [rule(1, p1, "127.0.0.3", a.port), rule(2, taken, "127.0.0.2", a.port)],
+          options: proxy.options,
+        }),
+        new RegExp(`^Error: line 2: Cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`),
+      );
+      await roundTrip(p1, "old rules");
+      assert.equal(a.accepted, 1);
+      assert.deepEqual(
+        proxy.status().listeners.map((l) => l.port),
+        [p1],
+      );
+    });
   });
-});
+}
 
 describe("DNS proxy: stop", () => {
   it("stops accepting at once, lets open connections finish, closes the rest at the end", async (t) => {

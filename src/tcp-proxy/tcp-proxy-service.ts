@@ -1,6 +1,8 @@
-// The DNS (TCP) proxy as a Service for the daemon host: the main thread keeps the targets
-// (DNS, health) and forwards on its own listeners, and `threads - 1` worker threads forward
-// on the same ports. apply() swaps rules for new connections only; stop() drains.
+// The DNS (TCP) proxy as a Service for the daemon host. The main thread keeps the targets
+// (DNS, health). With one thread it also forwards; with more, `threads` worker threads
+// forward on the same ports (SO_REUSEPORT) and the main thread is left to the targets, the
+// logs and metrics of every connection and the admin server, so that work never holds up
+// accepting. apply() swaps rules for new connections only; stop() drains.
 import type { Service, ServiceStatus } from "../observe/service.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
 import type { EngineStats } from "./forward-engine.ts";
@@ -35,7 +37,7 @@ class TcpProxy implements TcpProxyService {
   #rules: readonly ForwardRule[];
   readonly #limit: ConnectionLimit;
   readonly #directory: TargetDirectory;
-  readonly #engine: ForwardEngine;
+  readonly #engine: ForwardEngine | undefined;
   readonly #workers: ForwardWorkers | undefined;
   #started = false;
 
@@ -47,7 +49,7 @@ class TcpProxy implements TcpProxyService {
     const threads = Math.max(1, Math.floor(o.threads));
     this.#workers =
       threads > 1
-        ? new ForwardWorkers(threads - 1, o, this.#limit.memory, (key, address, error) => {
+        ? new ForwardWorkers(threads, o, this.#limit.memory, (key, address, error) => {
             this.#directory.reportedElsewhere(key, address, error);
           })
         : undefined;
@@ -58,7 +60,8 @@ class TcpProxy implements TcpProxyService {
         this.#poolChanged(key, pool);
       },
     );
-    this.#engine = new ForwardEngine(o, this.#directory, this.#limit, threads > 1);
+    this.#engine =
+      threads > 1 ? undefined : new ForwardEngine(o, this.#directory, this.#limit, false);
   }
 
   async start(): Promise<void> {
@@ -77,22 +80,25 @@ class TcpProxy implements TcpProxyService {
   }
 
   async stop(drainMs: number): Promise<void> {
-    await Promise.all([this.#engine.stopAccepting(), this.#workers?.stopAccepting()]);
+    await Promise.all([this.#engine?.stopAccepting(), this.#workers?.stopAccepting()]);
     let timer: NodeJS.Timeout | undefined;
-    const drained = Promise.all([this.#engine.whenIdle(), this.#workers?.whenIdle()]);
+    const drained = Promise.all([this.#engine?.whenIdle(), this.#workers?.whenIdle()]);
     const late = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, drainMs);
     });
     await Promise.race([drained, late]);
     clearTimeout(timer);
-    this.#engine.closeAll("drain");
-    await Promise.all([this.#engine.whenIdle(), this.#workers?.closeAll("drain")]);
+    this.#engine?.closeAll("drain");
+    await Promise.all([this.#engine?.whenIdle(), this.#workers?.closeAll("drain")]);
     this.#directory.stop();
     await this.#workers?.terminate();
   }
 
   status(): ServiceStatus {
-    const all: EngineStats[] = [this.#engine.stats(), ...(this.#workers?.stats() ?? [])];
+    const all: EngineStats[] = [
+      ...(this.#engine ? [this.#engine.stats()] : []),
+      ...(this.#workers?.stats() ?? []),
+    ];
     const hits = new Map<number, number>();
     const active = new Map<number, number>();
     for (const s of all) {
@@ -101,10 +107,9 @@ class TcpProxy implements TcpProxyService {
         active.set(r.port, (active.get(r.port) ?? 0) + r.active);
       }
     }
-    const main = all[0] as EngineStats;
     return {
       mode: "dns-proxy",
-      listeners: main.listeners,
+      listeners: this.#listeners(all),
       activeConnections: this.#limit.open,
       rules: this.#rules.map((r) => {
         const pool = this.#directory.pool(targetKey(r));
@@ -118,7 +123,7 @@ class TcpProxy implements TcpProxyService {
       dnsProxy: {
         maxConnections: this.#limit.max,
         refusedAtLimit: all.reduce((n, s) => n + s.refusedAtLimit, 0),
-        threads: 1 + (this.#workers?.count ?? 0),
+        threads: this.#workers?.count ?? 1,
         threadRestarts: this.#workers?.restarts ?? 0,
         rules: this.#rules.map((r) => this.#ruleDetail(r, active.get(r.localPort) ?? 0)),
       },
@@ -168,22 +173,48 @@ class TcpProxy implements TcpProxyService {
   async #switch(from: readonly ForwardRule[], to: readonly ForwardRule[]): Promise<void> {
     await this.#directory.update([...from, ...to]);
     try {
-      await this.#engine.apply(to);
+      // The workers put themselves back to `from` when one of them fails.
+      if (this.#engine) await this.#engine.apply(to);
+      else await this.#workers?.apply(to);
     } catch (err) {
       await this.#directory.update(from);
       throw err;
     }
-    try {
-      await this.#workers?.apply(to);
-    } catch (err) {
-      await this.#engine.apply(from);
-      await this.#directory.update(from);
-      throw err;
-    }
+    await this.#workers?.refreshStats();
     const kept = new Set(to.map(targetKey));
     const dropped = from.map(targetKey).filter((k) => !kept.has(k));
     await this.#directory.update(to);
     for (const key of new Set(dropped)) this.#workers?.dropPool(key);
+  }
+
+  /**
+   * Every port on every listen address, up when each forwarding thread listens on it (the
+   * readiness probe reads this). Worker statistics are at most a second old.
+   */
+  #listeners(all: readonly EngineStats[]): ServiceStatus["listeners"] {
+    const bound = new Map<string, { address: string; port: number; count: number }>();
+    for (const s of all) {
+      for (const l of s.listeners) {
+        const id = `${l.address}|${l.port}`;
+        const b = bound.get(id) ?? { address: l.address, port: l.port, count: 0 };
+        b.count += 1;
+        bound.set(id, b);
+      }
+    }
+    const threads = this.#workers?.count ?? 1;
+    const out = [...bound.values()].map((b) => ({
+      address: b.address,
+      port: b.port,
+      up: b.count === threads,
+    }));
+    for (const r of this.#rules) {
+      if (!out.some((l) => l.port === r.localPort)) {
+        for (const address of this.options.listenAddresses) {
+          out.push({ address, port: r.localPort, up: false });
+        }
+      }
+    }
+    return out.sort((a, b) => a.port - b.port || a.address.localeCompare(b.address));
   }
 
   #poolChanged(key: string, pool: UpstreamPool): void {
