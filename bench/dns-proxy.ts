@@ -458,23 +458,29 @@ async function main(): Promise<void> {
     }
   }
 
-  // Idle memory: both proxies restarted with room for the connections.
+  // Idle memory: both proxies restarted with room for the connections. HAProxy wants two
+  // descriptors per connection and a few more under the hard limit, or it does not start.
   const limit = Number(sh("sh", ["-c", "ulimit -Hn"]).trim());
-  const idle = Math.min(Number(args.idle ?? 10_000), Math.floor((limit - 200) / 2));
-  await Promise.all([stop(haproxy.child), stop(ours.child), stop(quiet.child)]);
-  haproxy = await startHaproxy(idle + 100);
-  ours = await startEgressRouter(idle + 100);
-  await new Promise((r) => setTimeout(r, 1000));
-  process.stderr.write(`idle memory with ${idle} connections (fd limit ${limit})\n`);
-  record("RSS MiB, no connections", "egress-router", rssKiB(ours.pid) / 1024);
-  record("RSS MiB, no connections", "haproxy", rssKiB(haproxy.pid) / 1024);
-  for (const [c, run] of [
-    ["egress-router", ours],
-    ["haproxy", haproxy],
-  ] as const) {
-    const m = await idleMemory(run, ports[c].banner, idle);
-    record(`RSS MiB with ${idle} idle connections`, c, m.mib);
-    record("RSS KiB per idle connection", c, m.perConnectionKiB);
+  const idle = Math.min(Number(args.idle ?? 10_000), Math.floor((limit - 300) / 2) - 100);
+  try {
+    await Promise.all([stop(haproxy.child), stop(ours.child), stop(quiet.child)]);
+    haproxy = await startHaproxy(idle + 50);
+    ours = await startEgressRouter(idle + 50);
+    await new Promise((r) => setTimeout(r, 1000));
+    process.stderr.write(`idle memory with ${idle} connections (fd limit ${limit})\n`);
+    record("RSS MiB, no connections", "egress-router", rssKiB(ours.pid) / 1024);
+    record("RSS MiB, no connections", "haproxy", rssKiB(haproxy.pid) / 1024);
+    for (const [c, run] of [
+      ["egress-router", ours],
+      ["haproxy", haproxy],
+    ] as const) {
+      const m = await idleMemory(run, ports[c].banner, idle);
+      record(`RSS MiB with ${idle} idle connections`, c, m.mib);
+      record("RSS KiB per idle connection", c, m.perConnectionKiB);
+    }
+  } catch (err) {
+    // The other measurements stand; say what is missing.
+    process.stderr.write(`bench: idle memory not measured: ${(err as Error).message}\n`);
   }
 
   const table = [
