@@ -3,6 +3,7 @@ import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
 import { manifestsCommand } from "./manifests.ts";
+import { labCommand } from "./lab.ts";
 import { redirectCommand } from "./redirect.ts";
 import { setupCommand } from "./setup.ts";
 
@@ -12,4 +13,5 @@ export const commands: readonly Command[] = [
   setupCommand,
   redirectCommand,
   manifestsCommand,
+  labCommand,
 ];
