@@ -31,7 +31,13 @@ import type { FirewallState } from "./firewall.ts";
 import { FIREWALL_TABLE, parseFirewallState, renderFirewallReset } from "./firewall.ts";
 import { killNamespaceProcesses, listNamespaces } from "./namespaces.ts";
 import type { ProbeProtocol, ProbeResult } from "./lab-probe.ts";
-import type { FamilyAddresses, LabRole, LabTopology, TopologyOptions } from "./topology.ts";
+import type {
+  EgressLinkType,
+  FamilyAddresses,
+  LabRole,
+  LabTopology,
+  TopologyOptions,
+} from "./topology.ts";
 import { LAB_ROLES, labTopology, namespaceName, parseNamespaceName } from "./topology.ts";
 
 /** Where labs keep their runtime files (hosts file, logs, pid files). */
@@ -296,6 +302,12 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
   const dir = `${stateDir}/${name}`;
   const runner = createCommandRunner({ env, ...(options.trace ? { trace: options.trace } : {}) });
+  const unsupported = egressLinkUnsupportedReason(topology.egressLink);
+  if (unsupported !== undefined) {
+    throw new LabError(
+      `lab: Cannot build the lab "${name}" with an ${topology.egressLink} egress interface: ${unsupported}; use --egress-link macvlan, or a kernel with ipvlan`,
+    );
+  }
   const taken = (await listNamespaces(runner)).filter((ns) => parseNamespaceName(ns)?.lab === name);
   if (taken.length > 0) {
     throw new LabError(
@@ -485,6 +497,26 @@ export async function destroyLab(
  * the kernel's SCTP connection tracking (SCTP sockets are not needed: the lab sends raw
  * packets). Read from the caller's network namespace; conntrack support is kernel-wide.
  */
+/**
+ * Why this kernel cannot give the lab an egress interface of this type, or undefined when it
+ * can. ipvlan is a kernel option (CONFIG_IPVLAN) that some kernels leave out; the kernel loads
+ * the module itself when a link is created, so a module on disk is as good as a loaded one.
+ */
+export function egressLinkUnsupportedReason(link: EgressLinkType): string | undefined {
+  if (link !== "ipvlan") return undefined;
+  if (existsSync("/sys/module/ipvlan")) return undefined;
+  const release = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+  for (const list of ["modules.builtin", "modules.dep"]) {
+    try {
+      if (/\/ipvlan\.ko/.test(readFileSync(`/lib/modules/${release}/${list}`, "utf8")))
+        return undefined;
+    } catch {
+      // no such list: a kernel without modules
+    }
+  }
+  return `the kernel (${release}) has no ipvlan support (neither built in nor a module)`;
+}
+
 export function sctpUnsupportedReason(): string | undefined {
   return existsSync("/proc/sys/net/netfilter/nf_conntrack_sctp_timeout_established")
     ? undefined
