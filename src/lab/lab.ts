@@ -305,7 +305,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const unsupported = egressLinkUnsupportedReason(topology.egressLink);
   if (unsupported !== undefined) {
     throw new LabError(
-      `lab: Cannot build the lab "${name}" with an ${topology.egressLink} egress interface: ${unsupported}; use --egress-link macvlan, or a kernel with ipvlan`,
+      `lab: Cannot build the lab "${name}" with an ${topology.egressLink} egress interface: ${unsupported}; use --interface macvlan, or a kernel with ipvlan`,
     );
   }
   const taken = (await listNamespaces(runner)).filter((ns) => parseNamespaceName(ns)?.lab === name);
