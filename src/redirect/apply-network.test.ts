@@ -76,6 +76,37 @@ describe("runNetworkSetup", () => {
     assert.equal(log.at(-1), "announced 198.51.100.99 on macvlan0 again, 5 ms later");
   });
 
+  for (const plan of [v4, v6]) {
+    it(`IPv${plan.family}: an interface without ARP (ipvlan L3 mode) is set up but not announced, and says why`, async () => {
+      // the flags the kernel gives an ipvlan L3 interface (arping exits 2 on it); the address
+      // is there (the kernel does no DAD on such an interface), the routes are not yet
+      const runner = runnerFor({
+        link: link(
+          ["BROADCAST", "MULTICAST", "NOARP"],
+          [{ local: plan.source.address, prefixlen: plan.source.prefixLength }],
+        ),
+      });
+      const log: string[] = [];
+      const r = await runNetworkSetup(plan, {
+        runner,
+        kernel: memoryKernelSettings(),
+        log: (l) => log.push(l),
+        announceAgainMs: 5,
+        dadTimeoutMs: 50,
+      });
+      await r.announced;
+      assert.ok(
+        runner.lines().every((l) => !l.startsWith("arping")),
+        runner.lines().join("\n"),
+      );
+      assert.ok(runner.lines().some((l) => l.includes("route replace default via")));
+      assert.equal(
+        log.at(-1),
+        `not announced: macvlan0 does not use ARP or neighbour discovery (ipvlan L3 mode); the LAN must route ${plan.source.address} to this node`,
+      );
+    });
+  }
+
   it("leaves a complete setup alone (a restarted pod): no change, no announcement", async () => {
     const runner = runnerFor({
       link: done4,
