@@ -298,5 +298,41 @@ for (const link of EGRESS_TYPES) {
         rejectedSources: [lab.v4.client],
       });
     });
+    for (const mode of ["http-proxy", "dns-proxy"] as const) {
+      it(`EGRESS_ROUTER_MODE=${mode} (a proxy's init container): the network set up and announced, no NAT`, async () => {
+        // as on a node the pod never ran on: no address, no routes, the gateway's cache wrong
+        await lab.exec("router", ["ip", "-4", "address", "flush", "dev", dev]);
+        await lab.exec("gateway", [
+          "ip",
+          "neigh",
+          "replace",
+          lab.v4.source,
+          "lladdr",
+          bogusMac,
+          "dev",
+          "lan0",
+          "nud",
+          "stale",
+        ]);
+        const rulesBefore = (await lab.exec("router", ["nft", "list", "ruleset"])).stdout;
+        const r = await runRouter(lab, [], { ...env, EGRESS_ROUTER_MODE: mode });
+        assert.equal(r.stderr, "");
+        assert.equal(r.code, 0);
+        assert.deepEqual(r.stdout.split("\n").filter(Boolean), [
+          `egress-router: added 198.51.100.99/32 to ${dev}`,
+          `egress-router: routes: 198.51.100.1 on ${dev}, default via 198.51.100.1 on ${dev}`,
+          `egress-router: announced 198.51.100.99 on ${dev} (gratuitous ARP)`,
+          `egress-router: announced 198.51.100.99 on ${dev} again, 2000 ms later`,
+        ]);
+        assert.equal((await lab.exec("router", ["nft", "list", "ruleset"])).stdout, rulesBefore);
+        const macs = await linkMacs(lab);
+        const neigh = (await lab.exec("gateway", ["ip", "neigh", "show", lab.v4.source])).stdout;
+        assert.match(
+          neigh,
+          new RegExp(`lladdr ${macs.egress}`),
+          "the gateway learnt the MAC again",
+        );
+      });
+    }
   });
 }
