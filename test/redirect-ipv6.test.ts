@@ -47,7 +47,7 @@ for (const link of ["macvlan", "ipvlan"] as const) {
       assert.equal(r.stderr, "");
       assert.equal(r.code, 0);
       assert.deepEqual(r.stdout.split("\n").filter(Boolean), [
-        "egress-router: set net.ipv6.conf.all.forwarding=1 (was 0): DNAT-ed packets are forwarded to the destination; a new network namespace starts with forwarding off",
+        "egress-router: set net.ipv6.conf.all.forwarding=1 (was 0): DNAT-ed packets are forwarded to their destination; with forwarding off the kernel drops them",
         `egress-router: set net.ipv6.conf.${dev}.ndisc_notify=1 (was 0): announce the source address with an unsolicited neighbour advertisement once it is usable`,
         `egress-router: added 2001:db8:2::99/64 to ${dev}`,
         `egress-router: brought ${dev} up`,

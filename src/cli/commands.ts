@@ -2,8 +2,8 @@
 import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
-import { manifestsCommand } from "./manifests.ts";
 import { labCommand } from "./lab.ts";
+import { manifestsCommand } from "./manifests.ts";
 import { redirectCommand } from "./redirect.ts";
 import { setupCommand } from "./setup.ts";
 
