@@ -78,6 +78,22 @@ describe("legacy mode: stays up and re-applies its rules", privileged(), () => {
     );
 
     const to = lab.v4.routerCluster;
+    const adminStatus = async () =>
+      (
+        await lab.exec("client", [
+          "curl",
+          "-s",
+          "-o",
+          "/dev/null",
+          "-m",
+          "3",
+          "-w",
+          "%{http_code}",
+          `http://${to}:9090/healthz`,
+        ])
+      ).stdout;
+    // the admin port is reachable from the cluster side while unmapped ports are refused
+    assert.equal(await adminStatus(), "200");
     // a connection opened under the first rules
     const open = lab.spawn("client", [process.execPath, longConnection, to, "9000"], {
       stdio: ["pipe", "pipe", "pipe"],
@@ -88,7 +104,9 @@ describe("legacy mode: stays up and re-applies its rules", privileged(), () => {
 
     // 1. the ConfigMap changes: new connections follow the new rules, the open one stays
     let from = log.seen.length;
-    await cm.update({ EGRESS_DESTINATION: "9000 tcp 203.0.113.26\n22 tcp 203.0.113.27\n" });
+    await cm.update({
+      EGRESS_DESTINATION: "9000 tcp 203.0.113.26\n22 tcp 203.0.113.27\n203.0.113.25\n",
+    });
     await log.next(
       msg("config applied", (l) => l["trigger"] === "watch"),
       from,
@@ -97,6 +115,10 @@ describe("legacy mode: stays up and re-applies its rules", privileged(), () => {
     assert.equal(moved.view?.local, "203.0.113.26");
     const added = await lab.probe("client", { protocol: "tcp", address: to, port: 22 });
     assert.equal(`${added.view?.peer} ${added.view?.local}`, `${lab.v4.source} 203.0.113.27`);
+    const fallback = await lab.probe("client", { protocol: "udp", address: to, port: 7000 });
+    assert.equal(`${fallback.view?.peer} ${fallback.view?.local}`, `${lab.v4.source} 203.0.113.25`);
+    // the admin port stays with the router, even under a fallback that takes every port
+    assert.equal(await adminStatus(), "200");
     open.stdin?.write("still here 1\n");
     assert.equal(await openOut.next((l) => l.startsWith("still here 1")), "still here 1");
 
