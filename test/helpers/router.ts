@@ -24,7 +24,7 @@ export async function runRouter(
 ): Promise<RouterRun> {
   const r = await lab.exec(role, [...envArgs(env), binPath, ...args], {
     okCodes: [0, 1, 2],
-    timeoutMs: 30_000,
+    timeoutMs: 120_000,
   });
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
