@@ -7,12 +7,14 @@ import { privileged, privilegedSkipReason } from "./helpers/privileged.ts";
 import { runCli } from "./helpers/run-cli.ts";
 
 const env = { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+// generous: a busy shared host can slow a lab build a lot; this is no speed test
+const run = (args: string[], timeoutMs = 120_000) => runCli(args, env, { timeoutMs });
 
 describe("egress-router lab", privileged(), () => {
   it("up, status, demo on the lab that is up, down", async (t) => {
     const name = uniqueLabName("c");
-    t.after(() => runCli(["lab", "down", "--name", name], env));
-    const up = await runCli(["lab", "up", "--name", name], env);
+    t.after(() => run(["lab", "down", "--name", name]));
+    const up = await run(["lab", "up", "--name", name]);
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, new RegExp(`^lab "${name}" is up \\(\\d+\\.\\d s\\)\\n`));
     assert.match(
@@ -20,12 +22,12 @@ describe("egress-router lab", privileged(), () => {
       new RegExp(`^  router +erlab-${name}-router +eth0 192\\.0\\.2\\.2,`, "m"),
     );
 
-    const list = await runCli(["lab", "status"], env);
+    const list = await run(["lab", "status"]);
     assert.match(list.stdout, new RegExp(`^${name} +up$`, "m"));
-    const one = await runCli(["lab", "status", "--name", name], env);
+    const one = await run(["lab", "status", "--name", name]);
     assert.match(one.stdout, /\nfirewall since its last reset: 0 admitted, 0 rejected\n$/);
 
-    const again = await runCli(["lab", "up", "--name", name], env);
+    const again = await run(["lab", "up", "--name", name]);
     assert.equal(again.code, 1);
     assert.match(
       again.stderr,
@@ -35,9 +37,7 @@ describe("egress-router lab", privileged(), () => {
     );
 
     // the README's demo, on this lab: every redirect scenario, nothing leaked
-    const demo = await runCli(["lab", "demo", "--name", name, "--only", "redirect"], env, {
-      timeoutMs: 90_000,
-    });
+    const demo = await run(["lab", "demo", "--name", name, "--only", "redirect"], 300_000);
     assert.equal(demo.stderr, "");
     assert.equal(demo.code, 0, demo.stdout);
     assert.match(demo.stdout, new RegExp(`^using the lab "${name}" that is up\\n`));
@@ -56,9 +56,9 @@ describe("egress-router lab", privileged(), () => {
       new RegExp(`\\nlab "${name}" left up: egress-router lab down --name ${name}\\n$`),
     );
 
-    const down = await runCli(["lab", "down", "--name", name], env);
+    const down = await run(["lab", "down", "--name", name]);
     assert.deepEqual([down.code, down.stdout], [0, `lab "${name}" removed\n`]);
-    const gone = await runCli(["lab", "status", "--name", name], env);
+    const gone = await run(["lab", "status", "--name", name]);
     assert.equal(gone.code, 1);
   });
 

@@ -128,10 +128,34 @@ function egressLinkFlag(
 
 type Common = { env: Env; trace?: (l: string) => void };
 
+/**
+ * While a lab is being built (or a demo runs on a lab it built), Ctrl-C removes the lab
+ * before the process ends, instead of leaving namespaces and servers behind.
+ */
+function removeOnInterrupt(name: string, env: Env): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\ninterrupted: removing the lab "${name}"\n`);
+    destroyLab(name, { env })
+      .catch((err: unknown) => process.stderr.write(`${String(err)}\n`))
+      .finally(() => {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        process.kill(process.pid, signal); // end as the signal would have
+      });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+}
+
 async function up(name: string, link: EgressLinkType, common: Common): Promise<number> {
   requireRoot("build the lab");
   const start = performance.now();
-  const lab = await createLab({ name, egressLink: link, ...common });
+  const release = removeOnInterrupt(name, common.env);
+  const lab = await createLab({ name, egressLink: link, ...common }).finally(release);
   const s = ((performance.now() - start) / 1000).toFixed(1);
   process.stdout.write(`lab "${name}" is up (${s} s)\n\n${describeLab(lab)}`);
   return 0;
@@ -203,11 +227,13 @@ async function demo(
   const write = (t: string) => void process.stdout.write(t);
   let lab: Lab;
   let built = false;
+  let release = () => {};
   if (existing?.complete) {
     lab = openLab(name, common);
     write(`using the lab "${name}" that is up\n`);
   } else {
     if (existing) await destroyLab(name, { env: common.env }); // half-built: start over
+    release = removeOnInterrupt(name, common.env);
     write(`building the lab "${name}"… `);
     const start = performance.now();
     lab = await createLab({ name, egressLink: link, ...common });
@@ -219,6 +245,7 @@ async function demo(
     write(summarize(result, groups, [lab.v4.source, lab.v6.source], tty));
     return result.rows.every((r) => r.ok) && result.leaked.length === 0 ? 0 : 1;
   } finally {
+    release();
     if (built && flags["keep"] !== true) {
       await lab.down();
       write(`lab "${name}" removed\n`);

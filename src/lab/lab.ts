@@ -139,7 +139,7 @@ export class Lab implements AsyncDisposable {
         `--timeout-ms=${timeoutMs}`,
         ...(target.host !== undefined ? [`--host=${target.host}`] : []),
       ],
-      { timeoutMs: timeoutMs + 10_000 },
+      { timeoutMs: timeoutMs + 30_000 },
     );
     return JSON.parse(r.stdout) as ProbeResult;
   }
@@ -149,7 +149,7 @@ export class Lab implements AsyncDisposable {
    * tracking and NAT handle SCTP): a receiver in the external namespace waits for one
    * packet, then one INIT is sent from `from` (IPv4 only).
    */
-  probeSctp(from: LabRole, address: string, port: number, timeoutMs = 3000): Promise<ProbeResult> {
+  probeSctp(from: LabRole, address: string, port: number, timeoutMs = 5000): Promise<ProbeResult> {
     return probeSctp(this, from, address, port, timeoutMs);
   }
 

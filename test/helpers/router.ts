@@ -27,7 +27,7 @@ export async function runRouter(
 ): Promise<RouterRun> {
   const r = await lab.exec(role, [...envArgs(lab, env), binPath, ...args], {
     okCodes: [0, 1, 2],
-    timeoutMs: 30_000,
+    timeoutMs: 120_000,
   });
   return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
