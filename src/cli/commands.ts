@@ -1,6 +1,7 @@
 // The sub-commands, in the order `--help` lists them. Each lives in its own file.
 import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
+import { dnsProxyCommand } from "./dns-proxy.ts";
 import { explainCommand } from "./explain.ts";
 import { labCommand } from "./lab.ts";
 import { manifestsCommand } from "./manifests.ts";
@@ -12,6 +13,7 @@ export const commands: readonly Command[] = [
   explainCommand,
   setupCommand,
   redirectCommand,
+  dnsProxyCommand,
   manifestsCommand,
   labCommand,
 ];

@@ -7,6 +7,7 @@ import type { Env } from "../config/read-setting.ts";
 import { fileEnvName } from "../config/read-setting.ts";
 import { parseHttpRules, formatHttpRule } from "../config/http-rules.ts";
 import { readSetting } from "../config/read-setting.ts";
+import { runDnsProxy } from "./dns-proxy.ts";
 import { runRouterImage } from "./router-image.ts";
 
 export type OpenShiftImage = "router" | "http-proxy" | "dns-proxy" | "legacy" | "none";
@@ -37,9 +38,7 @@ export async function runOpenShiftMode(env: Env): Promise<number> {
           `${fileEnvName(settings.httpProxyDestination)}: the HTTP proxy is not part of this build`,
         );
       case "dns-proxy":
-        throw new Error(
-          `${settings.dnsProxyDestination.env}: the DNS proxy is not part of this build`,
-        );
+        return await runDnsProxy(env);
       case "none": {
         const { usage } = await import("./main.ts");
         process.stderr.write(usage());
