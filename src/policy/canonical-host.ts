@@ -28,6 +28,9 @@ const MAX_RAW_LENGTH = 1024;
 export function canonicalHost(raw: string): CanonicalHost | HostProblem {
   if (raw.length === 0) return "empty";
   if (raw.length > MAX_RAW_LENGTH) return "too-long";
+  // Fast path: plain dotted-decimal IPv4 is already canonical (net.isIPv4 refuses leading
+  // zeros, which the WHATWG parser would read as octal, so those take the long path).
+  if (net.isIPv4(raw)) return { kind: "address", address: raw, family: 4 };
   if (raw.charCodeAt(0) === 0x5b /* [ */) return canonicalBracketed(raw);
   // An unbracketed IPv6 literal (as typed to `explain`); request targets never get here with
   // one, because their authority parser requires brackets around IPv6.
