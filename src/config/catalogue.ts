@@ -99,8 +99,14 @@ export const settings = {
   httpProxyMode: setting(
     "EGRESS_HTTP_PROXY_MODE",
     "http-proxy-mode",
-    "OpenShift's `unit-test` printed the generated Squid ACL; use `egress-router check` instead.",
-    { openshift: true },
+    "OpenShift's `unit-test` printed the generated Squid ACL; we print the checked rules instead, as `check` does.",
+    {
+      openshift: true,
+      check: (v) =>
+        v === "" || v === "unit-test"
+          ? undefined
+          : "the only mode is unit-test (prints the checked rules and exits); leave it empty to run the proxy",
+    },
   ),
   dnsProxyDestination: setting(
     "EGRESS_DNS_PROXY_DESTINATION",
@@ -108,14 +114,16 @@ export const settings = {
     "DNS (TCP) proxy rules: `<port> <address-or-name> [<remote-port>]` lines.",
     { fromFile: true, reloadable: true, openshift: true },
   ),
-  routerDebug: setting("EGRESS_ROUTER_DEBUG", "debug", "Non-empty: trace every command run.", {
-    openshift: true,
-    flagType: "boolean",
-  }),
+  routerDebug: setting(
+    "EGRESS_ROUTER_DEBUG",
+    "debug",
+    "Non-empty: trace every command run and write debug-level log lines.",
+    { openshift: true, flagType: "boolean" },
+  ),
   dnsProxyDebug: setting(
     "EGRESS_DNS_PROXY_DEBUG",
     "dns-proxy-debug",
-    "Non-empty: log every DNS-proxy connection.",
+    "Non-empty: log every DNS-proxy connection as it opens, and every name resolution.",
     { openshift: true, flagType: "boolean" },
   ),
   egressInterface: setting(
@@ -160,6 +168,23 @@ export const settings = {
     "drain-seconds",
     "On SIGTERM, how long open connections may take to finish before they are closed.",
     { default: "30", check: valueChecks.seconds },
+  ),
+  configDir: setting(
+    "EGRESS_CONFIG_DIR",
+    "config-dir",
+    "A directory (a mounted ConfigMap) with one file per setting, named after its variable; read after flags, variables and _FILE settings, and watched for changes.",
+  ),
+  logFormat: setting(
+    "EGRESS_LOG_FORMAT",
+    "log-format",
+    "Log format: json (one JSON object a line), text (for people), or auto (text when stdout is a terminal, else json).",
+    { default: "auto", check: valueChecks.oneOf("json", "text", "auto") },
+  ),
+  logLevel: setting(
+    "EGRESS_LOG_LEVEL",
+    "log-level",
+    "Least important log lines written: debug, info, warn or error. EGRESS_ROUTER_DEBUG forces debug.",
+    { default: "info", check: valueChecks.oneOf("debug", "info", "warn", "error") },
   ),
   natBackend: setting(
     "EGRESS_NAT_BACKEND",

@@ -2,21 +2,23 @@
 // can report every problem and the router can refuse a reload with the full list.
 
 /** Stable codes; docs/errors.md mirrors this list (a test keeps them in sync). */
-export type ProblemCode =
-  | "source-invalid"
-  | "gateway-invalid"
-  | "mode-unknown"
-  | "rules-missing"
-  | "line-invalid"
-  | "line-has-tab"
-  | "line-has-cr"
-  | "fallback-not-last"
-  | "port-out-of-range"
-  | "port-duplicate"
-  | "wildcard-not-last"
-  | "destination-bad"
-  | "file-unreadable"
-  | "setting-invalid";
+export const problemCodes = [
+  "source-invalid",
+  "gateway-invalid",
+  "mode-unknown",
+  "rules-missing",
+  "line-invalid",
+  "line-has-tab",
+  "line-has-cr",
+  "fallback-not-last",
+  "port-out-of-range",
+  "port-duplicate",
+  "wildcard-not-last",
+  "destination-bad",
+  "file-unreadable",
+  "setting-invalid",
+] as const;
+export type ProblemCode = (typeof problemCodes)[number];
 
 export interface ConfigProblem {
   readonly code: ProblemCode;
