@@ -440,6 +440,14 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     const u = this.upstream;
     this.upstream = undefined;
     u?.destroy();
+    if (!this.requestComplete) {
+      // The upstream waits for the rest of a body the client stopped sending: the client's fault.
+      this.conn.endReason = "idle-timeout";
+      return this.reject({
+        status: 408,
+        message: `Cannot read the request body: nothing received for ${seconds(ms)}`,
+      });
+    }
     publishUpstreamError({
       mode: "http-proxy",
       destination: this.destination,

@@ -44,7 +44,12 @@ export interface HttpProxy {
   stats(): ProxyStats;
 }
 
-const SWEEP_MS = 1_000;
+/** The sweeper runs often enough for the shortest timeout to be kept within a quarter of
+ * itself, at most once a second, at least every 50 ms. */
+function sweepInterval(o: HttpProxyOptions): number {
+  const shortest = Math.min(o.headerTimeoutMs, o.keepAliveTimeoutMs, o.idleTimeoutMs);
+  return Math.min(1_000, Math.max(50, Math.floor(shortest / 4)));
+}
 
 export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
   let generation = 1;
@@ -57,6 +62,8 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     draining: false,
     totals: { requests: 0, tunnels: 0, denied: 0, audited: 0, rejected: 0 },
   };
+  /** over-limit connections being told so; they are not counted as connections */
+  const refused = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
   server.on("connection", (socket: net.Socket) => {
     if (ctx.draining) {
@@ -64,7 +71,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       return;
     }
     if (ctx.connections.size >= options.maxConnections) {
-      refuseOverLimit(socket, options.maxConnections);
+      refuseOverLimit(socket, options.maxConnections, refused);
       return;
     }
     new ClientConnection(socket, ctx);
@@ -76,7 +83,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     const now = Date.now();
     ctx.clock = now;
     for (const c of ctx.connections) c.checkTimers(now);
-  }, SWEEP_MS);
+  }, sweepInterval(options));
   sweeper.unref();
 
   let closing: Promise<void> | undefined;
@@ -99,7 +106,9 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       ctx.pool.dropOtherGenerations(generation);
     },
     close(drainMs) {
-      closing ??= drain(ctx, server, sweeper, drainMs);
+      closing ??= drain(ctx, server, sweeper, drainMs).then(() => {
+        for (const s of refused) s.destroy();
+      });
       return closing;
     },
     stats() {
@@ -121,7 +130,9 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
   };
 }
 
-function refuseOverLimit(socket: net.Socket, max: number): void {
+function refuseOverLimit(socket: net.Socket, max: number, refused: Set<net.Socket>): void {
+  refused.add(socket);
+  socket.on("close", () => refused.delete(socket));
   socket.on("error", () => {});
   socket.end(
     renderReject({
@@ -154,5 +165,5 @@ async function drain(
   }
   clearInterval(sweeper);
   ctx.pool.closeAll();
-  await stopped;
+  await Promise.race([stopped, new Promise((r) => setTimeout(r, 100))]);
 }
