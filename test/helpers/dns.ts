@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ export async function startDnsmasq(
   records: Record<string, string[]>,
 ): Promise<{ server: string }> {
   const dir = mkdtempSync(join(tmpdir(), "egress-router-dns-"));
+  chmodSync(dir, 0o755); // dnsmasq reads the file after dropping root
   const hosts = Object.entries(records)
     .flatMap(([name, addresses]) => addresses.map((a) => `${a} ${name}`))
     .join("\n");
@@ -78,8 +79,9 @@ export interface Query {
 export async function startScriptedDns(
   t: TestContext,
   answer: (name: string, type: string, n: number) => string[] | undefined,
-): Promise<{ server: string; queries: Query[] }> {
+): Promise<{ server: string; queries: Query[]; silent: boolean }> {
   const queries: Query[] = [];
+  const state = { silent: false };
   const counts = new Map<string, number>();
   const socket = dgram.createSocket("udp4");
   socket.on("message", (msg, rinfo) => {
@@ -95,6 +97,7 @@ export async function startScriptedDns(
     const type = qtype === 1 ? "A" : qtype === 28 ? "AAAA" : String(qtype);
     const name = labels.join(".").toLowerCase();
     queries.push({ name, type });
+    if (state.silent) return;
     const key = `${name}/${type}`;
     const n = counts.get(key) ?? 0;
     counts.set(key, n + 1);
@@ -124,7 +127,17 @@ export async function startScriptedDns(
   socket.bind(0, "127.0.0.1");
   await once(socket, "listening");
   t.after(() => socket.close());
-  return { server: `127.0.0.1:${socket.address().port}`, queries };
+  const server = `127.0.0.1:${socket.address().port}`;
+  return {
+    server,
+    queries,
+    get silent() {
+      return state.silent;
+    },
+    set silent(v: boolean) {
+      state.silent = v;
+    },
+  };
 }
 
 /** 16 bytes of an IPv6 address (test data only; the proxy itself never parses addresses). */
