@@ -23,7 +23,9 @@ import {
   createParser,
   isParseError,
   methods,
+  rawBodyLength,
   releaseParser,
+  resetParser,
   type ParseError,
   type Parser,
   type RawHeaders,
@@ -59,6 +61,10 @@ export class ClientConnection {
   closed = false;
   /** the parser stopped at a CONNECT or Upgrade head: no more HTTP on this connection */
   stopped = false;
+  /** request body bytes still to relay without the parser (Content-Length bodies) */
+  rawRemaining = 0;
+  /** the parser will report the (fake) end of the message we stopped it at: ignore it */
+  skipComplete = false;
   tunnel: Tunnel | undefined = undefined;
   endReason: CloseReason | undefined = undefined;
   last: ProxyRequest | undefined = undefined;
@@ -345,6 +351,14 @@ const requestCallbacks = {
     const kind: ExchangeKind = upgrade ? "upgrade" : "forward";
     if (upgrade) c.stopped = true;
     c.enqueue(new Exchange(c, m, u, h, minor, keepAlive, kind));
+    if (!upgrade && !c.closing) {
+      const length = rawBodyLength(h);
+      if (length > 0) {
+        c.rawRemaining = length;
+        c.skipComplete = true;
+        return 2;
+      }
+    }
     return 0;
   },
   onBody(this: Parser, chunk: Buffer): void {
@@ -354,6 +368,10 @@ const requestCallbacks = {
   onMessageComplete(this: Parser): void {
     const c = this.owner as ClientConnection | undefined;
     if (c === undefined) return;
+    if (c.skipComplete) {
+      c.skipComplete = false;
+      return;
+    }
     const r = c.parsing;
     c.parsing = undefined;
     r?.onRequestComplete();
@@ -367,22 +385,42 @@ function connOf(s: ClientSocket): ClientConnection {
 function onData(this: ClientSocket, chunk: Buffer): void {
   const c = connOf(this);
   c.lastActivity = c.ctx.clock;
-  if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock || 1;
-  const r = c.parser.execute(chunk);
-  if (c.closed || c.closing) return;
-  if (isParseError(r)) {
-    c.onParseError(r);
-    return;
+  let rest = chunk;
+  for (;;) {
+    if (c.rawRemaining > 0) {
+      const n = Math.min(c.rawRemaining, rest.length);
+      c.rawRemaining -= n;
+      const req = c.parsing;
+      req?.onRequestBody(n === rest.length ? rest : rest.subarray(0, n));
+      if (c.rawRemaining === 0) {
+        resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
+        c.parsing = undefined;
+        req?.onRequestComplete();
+      }
+      if (n === rest.length || c.closed || c.closing) return;
+      rest = rest.subarray(n);
+    }
+    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock || 1;
+    const r = c.parser.execute(rest);
+    if (c.closed || c.closing) return;
+    if (isParseError(r)) {
+      c.onParseError(r);
+      return;
+    }
+    if (c.stopped) return stopParsing(c, rest, r);
+    if (c.rawRemaining === 0 || r >= rest.length) return;
+    rest = rest.subarray(r);
   }
-  if (c.stopped) {
-    // CONNECT or Upgrade: what follows the head belongs to the tunnel, not to the parser.
-    c.socket.removeListener("data", onData);
-    c.pauseFor(PAUSE_TUNNEL);
-    const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
-    c.parsing = undefined;
-    c.headSince = 0;
-    if (req !== undefined && r < chunk.length) req.head = chunk.subarray(r);
-  }
+}
+
+/** CONNECT or Upgrade: what follows the head belongs to the tunnel, not to the parser. */
+function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
+  c.socket.removeListener("data", onData);
+  c.pauseFor(PAUSE_TUNNEL);
+  const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
+  c.parsing = undefined;
+  c.headSince = 0;
+  if (req !== undefined && r < chunk.length) req.head = chunk.subarray(r);
 }
 
 function onDrain(this: ClientSocket): void {

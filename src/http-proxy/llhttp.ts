@@ -98,6 +98,34 @@ export function createParser(
   return p;
 }
 
+/** Makes a parser ready for the next message (after a body we relayed ourselves). */
+export function resetParser(p: Parser, type: number, maxHeaderBytes: number): void {
+  p.initialize(type, resource, maxHeaderBytes, 0);
+}
+
+/**
+ * The Content-Length of a message whose body we may relay ourselves: a positive length and
+ * no Transfer-Encoding (the parser has already refused both together and any malformed
+ * length). 0 when the parser should handle the body.
+ *
+ * Why: node's parser binding copies every body piece into a new Buffer before handing it to
+ * JavaScript. For a body framed by Content-Length, counting bytes is all the framing there
+ * is, so we stop the parser at the end of the head (return 2 from the head callback), pass
+ * the bytes on as slices of what the socket read, and restart the parser for the next message.
+ */
+export function rawBodyLength(headers: RawHeaders): number {
+  let length = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] ?? "";
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      length = Number(headers[i + 1]);
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+      return 0;
+    }
+  }
+  return length > 0 && Number.isSafeInteger(length) ? length : 0;
+}
+
 /** Frees the native parser once the current call stack (maybe inside execute) has unwound. */
 export function releaseParser(p: Parser): void {
   p.owner = undefined;

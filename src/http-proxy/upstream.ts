@@ -10,7 +10,9 @@ import {
   RESPONSE,
   createParser,
   isParseError,
+  rawBodyLength,
   releaseParser,
+  resetParser,
   type Parser,
   type RawHeaders,
 } from "./llhttp.ts";
@@ -63,6 +65,10 @@ export class UpstreamConn {
   /** the server sent FIN or asked to close: not reusable */
   ending = false;
   upgraded = false;
+  /** body bytes of the current response still to relay without the parser */
+  rawRemaining = 0;
+  /** the parser will report the (fake) end of the message we stopped it at: ignore it */
+  skipComplete = false;
   pooled = false;
   pool: UpstreamPool | undefined = undefined;
 
@@ -133,7 +139,16 @@ const callbacks = {
     u.informational = code >= 100 && code < 200 && code !== 101;
     if (!u.informational) u.inFinalResponse = true;
     if (!keepAlive) u.ending = true;
-    return u.user.onResponseHead(code, message ?? "", h, minor, keepAlive, upgrade);
+    const r = u.user.onResponseHead(code, message ?? "", h, minor, keepAlive, upgrade);
+    if (r === 0 && !u.informational) {
+      const length = rawBodyLength(h);
+      if (length > 0) {
+        u.rawRemaining = length;
+        u.skipComplete = true;
+        return 2;
+      }
+    }
+    return r;
   },
   onBody(this: Parser, chunk: Buffer): void {
     const u = this.owner as UpstreamConn | undefined;
@@ -142,6 +157,10 @@ const callbacks = {
   onMessageComplete(this: Parser): void {
     const u = this.owner as UpstreamConn | undefined;
     if (!u) return;
+    if (u.skipComplete) {
+      u.skipComplete = false;
+      return;
+    }
     if (u.informational) {
       u.informational = false;
       return;
@@ -161,17 +180,41 @@ function onData(this: UpstreamSocket, chunk: Buffer): void {
     u.destroy();
     return;
   }
-  const r = u.parser.execute(chunk);
-  if (isParseError(r)) {
-    const user = u.user;
-    u.ending = true;
-    u.destroy();
-    user?.onUpstreamFailure(r.code, r.reason);
-    return;
-  }
-  if (u.upgraded) {
-    this.removeListener("data", onData);
-    u.user?.onUpgraded(chunk.subarray(r));
+  let rest = chunk;
+  for (;;) {
+    if (u.rawRemaining > 0) {
+      const n = Math.min(u.rawRemaining, rest.length);
+      u.rawRemaining -= n;
+      u.user?.onResponseBody(n === rest.length ? rest : rest.subarray(0, n));
+      if (u.rawRemaining === 0) {
+        resetParser(u.parser, RESPONSE, UPSTREAM_MAX_HEADER_BYTES);
+        u.inFinalResponse = false;
+        u.user?.onResponseComplete(undefined);
+      }
+      if (n === rest.length) return;
+      rest = rest.subarray(n);
+      if (u.user === undefined) {
+        // More than the response: the server broke the protocol; do not reuse it.
+        u.pool?.remove(u);
+        u.destroy();
+        return;
+      }
+    }
+    const r = u.parser.execute(rest);
+    if (isParseError(r)) {
+      const user = u.user;
+      u.ending = true;
+      u.destroy();
+      user?.onUpstreamFailure(r.code, r.reason);
+      return;
+    }
+    if (u.upgraded) {
+      this.removeListener("data", onData);
+      u.user?.onUpgraded(rest.subarray(r));
+      return;
+    }
+    if (u.rawRemaining === 0 || r >= rest.length) return;
+    rest = rest.subarray(r);
   }
 }
 
@@ -185,7 +228,7 @@ function onEnd(this: UpstreamSocket): void {
   }
   if (u.upgraded) return;
   // A close-delimited body ends here; anything else still open was cut short.
-  const r = u.parser.finish();
+  const r = u.rawRemaining > 0 ? undefined : u.parser.finish();
   if (u.user === undefined) return;
   const user = u.user;
   u.destroy();
