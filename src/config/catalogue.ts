@@ -185,13 +185,13 @@ export const settings = {
     "EGRESS_HTTP_PROXY_CONNECT_PORTS",
     "http-proxy-connect-ports",
     "Ports CONNECT tunnels may reach, e.g. 443,8443,10000-10100; empty: any port (as OpenShift's proxy).",
-    { default: "", check: valueChecks.portList },
+    { check: valueChecks.portList },
   ),
   httpProxyAudit: setting(
     "EGRESS_HTTP_PROXY_AUDIT",
     "http-proxy-audit",
     "Audit mode: log and count what the rules would deny (decision lines with audit: true), but allow it.",
-    { default: "", flagType: "boolean", check: valueChecks.switch },
+    { flagType: "boolean", check: valueChecks.switch },
   ),
   httpProxyWorkers: setting(
     "EGRESS_HTTP_PROXY_WORKERS",
@@ -239,7 +239,7 @@ export const settings = {
     "EGRESS_HTTP_PROXY_DNS_SERVERS",
     "http-proxy-dns-servers",
     "DNS servers the proxy asks, e.g. 10.0.0.10 or [2001:db8::53]:53; empty: the system resolver (/etc/hosts, resolv.conf search domains).",
-    { default: "", check: valueChecks.dnsServers },
+    { check: valueChecks.dnsServers },
   ),
   httpProxyDnsTimeout: setting(
     "EGRESS_HTTP_PROXY_DNS_TIMEOUT",
