@@ -3,5 +3,15 @@ import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
 import { httpProxyCommand } from "./http-proxy.ts";
+import { manifestsCommand } from "./manifests.ts";
+import { redirectCommand } from "./redirect.ts";
+import { setupCommand } from "./setup.ts";
 
-export const commands: readonly Command[] = [checkCommand, explainCommand, httpProxyCommand];
+export const commands: readonly Command[] = [
+  checkCommand,
+  explainCommand,
+  setupCommand,
+  redirectCommand,
+  httpProxyCommand,
+  manifestsCommand,
+];

@@ -115,11 +115,12 @@ export function readSetting(
       return { setting: { value: textValue, origin: textName, file: undefined }, problems };
     }
   }
-  const dir = flagString(flags, "config-dir") ?? env["EGRESS_CONFIG_DIR"];
+  const dirFlag = flagString(flags, "config-dir");
+  const dir = dirFlag ?? env["EGRESS_CONFIG_DIR"];
   if (dir !== undefined && dir !== "" && spec.env !== "EGRESS_CONFIG_DIR") {
     const path = join(dir, spec.env);
     if (existsSync(path)) {
-      const via = `EGRESS_CONFIG_DIR ${dir}`;
+      const via = `${dirFlag === undefined ? "EGRESS_CONFIG_DIR" : "--config-dir"} ${dir}`;
       const read = readRuleFile(spec, path, via);
       if ("problem" in read) {
         problems.push(read.problem);

@@ -35,7 +35,10 @@ export function renderIptables(plan: NatPlan): string {
     }
     const match =
       r.protocol !== undefined ? ` -p ${r.protocol} -m ${r.protocol} --dport ${r.localPort}` : "";
-    out.push(`-A PREROUTING ${cluster}${match} -j DNAT --to-destination ${target(plan, r)}`);
+    // the comment lets `iptables-save -c` counters be read per rule line
+    out.push(
+      `-A PREROUTING ${cluster}${match} -m comment --comment "line ${r.line}" -j DNAT --to-destination ${target(plan, r)}`,
+    );
   }
   out.push(`-A POSTROUTING -o ${plan.egressInterface} -j SNAT --to-source ${plan.source}`);
   out.push("COMMIT");

@@ -64,9 +64,22 @@ export function renderNft(plan: NatPlan): string {
   add(nat, "postrouting", `oifname ${quote(plan.egressInterface)} snat to ${plan.source}`);
 
   out.push(
-    `table ${filter} {\n${chain("input", "filter", "input", "filter")}${chain("forward", "filter", "forward", "filter")}}`,
+    `table ${filter} {\n${chain("count", "filter", "prerouting", "dstnat - 10")}${chain("input", "filter", "input", "filter")}${chain("forward", "filter", "forward", "filter")}}`,
   );
   out.push(`flush table ${filter}`);
+  // New connections per rule, counted just before the NAT chain sees them (`accept` ends
+  // this chain only; the NAT chain still runs). `nft list table … egress_router` shows them.
+  for (const r of plan.dnat) {
+    if (r.protocol === undefined && plan.localPorts.length > 0) {
+      add(filter, "count", `iifname ${cluster} tcp dport ${portSet(plan.localPorts)} accept`);
+    }
+    const match = r.protocol !== undefined ? ` ${r.protocol} dport ${r.localPort}` : "";
+    add(
+      filter,
+      "count",
+      `iifname ${cluster} ct state new${match} counter accept comment "line ${r.line}"`,
+    );
+  }
   if (plan.refuseUnmapped) {
     if (plan.localPorts.length > 0) {
       add(filter, "input", `iifname ${cluster} tcp dport ${portSet(plan.localPorts)} accept`);
