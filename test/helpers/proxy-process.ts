@@ -70,7 +70,7 @@ export async function startProxyProcess(
           const r = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined);
           return r?.status === 200 ? true : undefined;
         },
-        15_000,
+        30_000,
       ).then(() => undefined),
   };
 }

@@ -10,10 +10,14 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { startDnsmasq } from "../helpers/dns.ts";
 import { rawExchange, startOrigin, statusOf } from "../helpers/http-proxy.ts";
-import { freePort, waitFor } from "../helpers/net.ts";
+import { freePort, waitFor as waitForShort } from "../helpers/net.ts";
 import { startProxyProcess } from "../helpers/proxy-process.ts";
 import { runCli } from "../helpers/run-cli.ts";
 import { startServer } from "../helpers/tcp-peers.ts";
+
+/** Child processes on a loaded machine: generous, never a speed assertion. */
+const waitFor = <T>(what: string, check: () => T | undefined | Promise<T | undefined>) =>
+  waitForShort(what, check, 30_000);
 
 const get = (port: number, path = "/") =>
   `GET http://127.0.0.1:${port}${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
