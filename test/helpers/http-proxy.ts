@@ -131,14 +131,26 @@ export async function startOrigin(
   return Object.assign(origin, { port: (server.address() as net.AddressInfo).port });
 }
 
-let certDir: string | undefined;
+const certs = new Map<string, string>();
 
-/** A self-signed certificate for tls.proxy.test and 127.0.0.1, made once per test process. */
-export function testCertificate(): { key: Buffer; cert: Buffer; certPath: string } {
-  if (certDir === undefined) {
-    certDir = mkdtempSync(join(tmpdir(), "egress-router-cert-"));
-    const dir = certDir;
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+/**
+ * A self-signed certificate for `names` (DNS names and IP addresses), made once per test
+ * process with openssl; default: tls.proxy.test and 127.0.0.1.
+ */
+export function testCertificate(names: readonly string[] = ["tls.proxy.test", "127.0.0.1"]): {
+  key: Buffer;
+  cert: Buffer;
+  certPath: string;
+  keyPath: string;
+} {
+  const id = names.join(",");
+  let dir = certs.get(id);
+  if (dir === undefined) {
+    const made = mkdtempSync(join(tmpdir(), "egress-router-cert-"));
+    dir = made;
+    certs.set(id, made);
+    process.on("exit", () => rmSync(made, { recursive: true, force: true }));
+    const san = names.map((n) => (net.isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
     execFileSync(
       "openssl",
       [
@@ -150,23 +162,24 @@ export function testCertificate(): { key: Buffer; cert: Buffer; certPath: string
         "ec_paramgen_curve:prime256v1",
         "-nodes",
         "-keyout",
-        join(dir, "key.pem"),
+        join(made, "key.pem"),
         "-out",
-        join(dir, "cert.pem"),
+        join(made, "cert.pem"),
         "-days",
         "1",
         "-subj",
-        "/CN=tls.proxy.test",
+        `/CN=${names[0] ?? "test"}`,
         "-addext",
-        "subjectAltName=DNS:tls.proxy.test,IP:127.0.0.1",
+        `subjectAltName=${san}`,
       ],
       { stdio: "ignore" },
     );
   }
   return {
-    key: readFileSync(join(certDir, "key.pem")),
-    cert: readFileSync(join(certDir, "cert.pem")),
-    certPath: join(certDir, "cert.pem"),
+    key: readFileSync(join(dir, "key.pem")),
+    cert: readFileSync(join(dir, "cert.pem")),
+    certPath: join(dir, "cert.pem"),
+    keyPath: join(dir, "key.pem"),
   };
 }
 
