@@ -246,7 +246,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
       `${framing}Via: 1.1 ${o.viaToken}\r\n\r\n`;
     const s = u.socket;
     s.cork();
-    s.write(head);
+    s.write(head, "latin1");
     this.headWritten = true;
     const pending = this.pending;
     this.pending = undefined;
@@ -302,6 +302,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
       if (this.clientMinor === 1 && (status !== 100 || this.expectContinue)) {
         client.write(
           `HTTP/1.1 ${status} ${message}\r\n${endToEndLines(headers, undefined, false)}\r\n`,
+          "latin1",
         );
       }
       return 1;
@@ -319,6 +320,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
       this.responseStarted = true;
       client.write(
         `HTTP/1.1 101 ${message}\r\n${endToEndLines(headers, undefined, false)}Connection: Upgrade\r\nUpgrade: ${upgrade}\r\n\r\n`,
+        "latin1",
       );
       (this.upstream as UpstreamConn).upgraded = true;
       return 2;
@@ -351,6 +353,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     client.cork();
     client.write(
       `HTTP/1.1 ${status} ${message}\r\n${endToEndLines(headers, connectionListedNames(headers), false)}${framing}Via: 1.1 ${this.conn.ctx.options.viaToken}\r\n${connection}\r\n`,
+      "latin1",
     );
     process.nextTick(uncork, client);
     this.responseStarted = true;
@@ -382,7 +385,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   onResponseComplete(trailers: RawHeaders | undefined): void {
     if (this.done) return;
     if (this.responseChunked) {
-      this.conn.socket.write(`0\r\n${trailers ? trailerLines(trailers) : ""}\r\n`);
+      this.conn.socket.write(`0\r\n${trailers ? trailerLines(trailers) : ""}\r\n`, "latin1");
     }
     const u = this.upstream as UpstreamConn;
     this.upstream = undefined;

@@ -30,6 +30,11 @@ const reasons: Record<number, string> = {
 
 export const ERROR_HEADER = "X-Egress-Router-Error";
 
+/** A header value in printable ASCII: anything else (an IDN rule text) as \\u escapes. */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/gu, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+}
+
 /** The full response, ready to write to the client socket. */
 export function renderReject(r: Reject, extraHeaders = ""): string {
   const body = `${r.message}\n`;
@@ -39,7 +44,7 @@ export function renderReject(r: Reject, extraHeaders = ""): string {
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `Cache-Control: no-store\r\n` +
     `Connection: close\r\n` +
-    `${ERROR_HEADER}: ${r.message}\r\n` +
+    `${ERROR_HEADER}: ${headerSafe(r.message)}\r\n` +
     extraHeaders +
     `\r\n` +
     body

@@ -99,6 +99,41 @@ describe("forwarding: what the origin receives", () => {
   });
 });
 
+describe("forwarding: header bytes cross unchanged", () => {
+  it("a header value with obs-text bytes (0x80-0xFF) arrives byte for byte, both ways", async (t) => {
+    const raw = await startServer(t, (s) => {
+      let got = Buffer.alloc(0);
+      s.on("data", (c: Buffer) => {
+        got = Buffer.concat([got, c]);
+        if (!got.includes("\r\n\r\n")) return;
+        const seen = /x-name: ([^\r]*)/i.exec(got.toString("latin1"))?.[1] ?? "";
+        s.end(
+          Buffer.concat([
+            Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Back: caf", "latin1"),
+            Buffer.from([0xe9]),
+            Buffer.from(`\r\nX-Seen-Hex: ${Buffer.from(seen, "latin1").toString("hex")}\r\n\r\n`),
+          ]),
+        );
+      });
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(port, [
+      Buffer.concat([
+        Buffer.from(
+          `GET http://127.0.0.1:${raw.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Name: Ren`,
+        ),
+        Buffer.from([0xe9]),
+        Buffer.from("\r\n\r\n"),
+      ]),
+    ]);
+    assert.equal(
+      headerOf(r.text, "x-seen-hex"),
+      Buffer.from("Ren\u00e9", "latin1").toString("hex"),
+    );
+    assert.equal(headerOf(r.text, "x-back"), "caf\u00e9");
+  });
+});
+
 describe("forwarding: bodies stream both ways", () => {
   it("an 8 MB upload with Content-Length and an 8 MB download arrive byte-exact", async (t) => {
     const big = randomBytes(8 * 1024 * 1024);

@@ -44,6 +44,21 @@ describe("policy: answers and events", () => {
     );
   });
 
+  it("an IDN rule in the answer: UTF-8 in the body, escaped in the header", async (t) => {
+    const { port } = await startProxy(t, "!bücher.example\n127.0.0.0/8");
+    const r = await rawExchange(port, req("xn--bcher-kva.example", 80));
+    assert.equal(statusOf(r.text), 403);
+    assert.equal(
+      headerOf(r.text, "x-egress-router-error"),
+      'Egress denied to "xn--bcher-kva.example:80": host-matched: rule line 1 "!b\\u00fccher.example"',
+    );
+    const body = Buffer.from(r.text.split("\r\n\r\n")[1] ?? "", "latin1").toString("utf8");
+    assert.equal(
+      body,
+      'Egress denied to "xn--bcher-kva.example:80": host-matched: rule line 1 "!bücher.example"\n',
+    );
+  });
+
   it("* does not open the router's own loopback; an explicit range does", async (t) => {
     const origin = await startOrigin(t);
     const wide = await startProxy(t, "*");
