@@ -234,7 +234,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     const o = this.conn.ctx.options;
     this.upstream = u;
     this.address = u.address;
-    u.attach(this, o.idleTimeoutMs);
+    u.attach(this, o.idleTimeoutMs, this.conn.socket);
     let framing = "";
     if (this.bodyKind === BODY_LENGTH) framing = `Content-Length: ${this.contentLength}\r\n`;
     else if (this.bodyKind === BODY_CHUNKED) framing = "Transfer-Encoding: chunked\r\n";

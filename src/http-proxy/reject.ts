@@ -32,7 +32,10 @@ export const ERROR_HEADER = "X-Egress-Router-Error";
 
 /** A header value in printable ASCII: anything else (an IDN rule text) as \\u escapes. */
 function headerSafe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/gu, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+  return text.replace(
+    /[^\x20-\x7e]/gu,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** The full response, ready to write to the client socket. */

@@ -6,6 +6,7 @@
 // Per-connection state hangs on the socket under a symbol and the handlers are module-level
 // functions (no closures per connection), as in net/tunnel.ts.
 import type { Socket } from "node:net";
+import { hasReusableReads, setReadHolder, setReadSink } from "../net/reusable-reads.ts";
 import {
   RESPONSE,
   createParser,
@@ -78,7 +79,8 @@ export class UpstreamConn {
     this.address = socket.remoteAddress ?? "";
     this.parser = createParser(RESPONSE, UPSTREAM_MAX_HEADER_BYTES, callbacks, this);
     this.socket[kUpstream] = this;
-    socket.on("data", onData);
+    if (hasReusableReads(socket)) setReadSink(socket, onData, undefined);
+    else socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("error", onError);
     socket.on("close", onClose);
@@ -86,15 +88,21 @@ export class UpstreamConn {
     socket.on("drain", onDrain);
   }
 
-  /** Hands the connection to an exchange; `idleMs` bounds silence while it is in use. */
-  attach(user: UpstreamUser, idleMs: number): void {
+  /**
+   * Hands the connection to an exchange; `idleMs` bounds silence while it is in use. Its
+   * response bytes go to `client` (so a read buffer is not reused while queued there).
+   */
+  attach(user: UpstreamUser, idleMs: number, client: Socket): void {
     this.user = user;
+    setReadHolder(this.socket, client);
     this.socket.setTimeout(idleMs);
     if (this.socket.isPaused()) this.socket.resume();
   }
 
   /** The exchange is done with it: back to the pool when reusable, else closed. */
   release(reusable: boolean): void {
+    // The holder stays: the last chunk may still be queued on that client socket, and the
+    // next read buffer is chosen right after this call returns.
     this.user = undefined;
     this.served++;
     if (reusable && !this.ending && !this.socket.destroyed && this.pool !== undefined) {

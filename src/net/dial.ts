@@ -5,6 +5,7 @@
 import net from "node:net";
 import type { LookupFunction } from "node:net";
 import { publishConnectLatency, type DataMode } from "../observe/events.ts";
+import { adoptReads, reusableReadOptions } from "./reusable-reads.ts";
 
 export type DialFailure = "refused" | "unreachable" | "reset" | "timeout" | "other";
 
@@ -62,17 +63,20 @@ function fixedLookup(addresses: readonly string[]): LookupFunction {
 /**
  * A connected socket (allowHalfOpen, no Nagle) to one of `addresses`, or a DialError.
  * The socket has no error listener once returned: the caller must attach one at once.
+ * It reads through net/reusable-reads (no "data" events): give it a sink with setReadSink.
  */
 export function dial(options: DialOptions): Promise<net.Socket> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const single = options.addresses.length === 1;
+    const onread = reusableReadOptions();
     const socket = single
       ? net.connect({
           host: options.addresses[0] ?? "",
           port: options.port,
           allowHalfOpen: true,
           noDelay: true,
+          onread,
         })
       : net.connect({
           // The name is never resolved: `lookup` answers with the checked addresses.
@@ -80,10 +84,12 @@ export function dial(options: DialOptions): Promise<net.Socket> {
           port: options.port,
           allowHalfOpen: true,
           noDelay: true,
+          onread,
           lookup: fixedLookup(options.addresses),
           autoSelectFamily: true,
           autoSelectFamilyAttemptTimeout: 250,
         });
+    adoptReads(socket, onread);
     const timer = setTimeout(() => {
       cleanup();
       socket.destroy();
