@@ -104,9 +104,9 @@ export function resetParser(p: Parser, type: number, maxHeaderBytes: number): vo
 }
 
 /**
- * The Content-Length of a message whose body we may relay ourselves: a positive length and
- * no Transfer-Encoding (the parser has already refused both together and any malformed
- * length). 0 when the parser should handle the body.
+ * The Content-Length of a message whose body we may relay ourselves: a length of at least
+ * RAW_BODY_MIN_BYTES and no Transfer-Encoding (the parser has already refused both together
+ * and any malformed length). 0 when the parser should handle the body.
  *
  * Why: node's parser binding copies every body piece into a new Buffer before handing it to
  * JavaScript. For a body framed by Content-Length, counting bytes is all the framing there
@@ -123,8 +123,12 @@ export function rawBodyLength(headers: RawHeaders): number {
       return 0;
     }
   }
-  return length > 0 && Number.isSafeInteger(length) ? length : 0;
+  // Small bodies are cheaper to copy than to restart the parser for.
+  return length >= RAW_BODY_MIN_BYTES && Number.isSafeInteger(length) ? length : 0;
 }
+
+/** Bodies from this size on are relayed without the parser (see rawBodyLength). */
+export const RAW_BODY_MIN_BYTES = 16 * 1024;
 
 /** Frees the native parser once the current call stack (maybe inside execute) has unwound. */
 export function releaseParser(p: Parser): void {

@@ -165,6 +165,9 @@ const callbacks = {
   onMessageComplete(this: Parser): void {
     const u = this.owner as UpstreamConn | undefined;
     if (!u) return;
+    // The parser reports a (fake) end where we stopped it: a 101 (the rest is the tunnel's)
+    // or the head of a body we relay ourselves.
+    if (u.upgraded) return;
     if (u.skipComplete) {
       u.skipComplete = false;
       return;

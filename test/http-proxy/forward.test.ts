@@ -240,6 +240,30 @@ describe("forwarding: bodies stream both ways", () => {
   });
 });
 
+describe("forwarding: pipelined requests", () => {
+  it("a POST behind a GET, sent in one write, is answered in order with its body intact", async (t) => {
+    const origin = await startOrigin(t, (req, res, body) =>
+      res.end(`${req.method} ${body.length}`),
+    );
+    const { port } = await startProxy(t, LOOPBACK);
+    const base = `http://127.0.0.1:${origin.port}`;
+    const big = "b".repeat(40_000); // above the size relayed without the parser
+    const r = await rawExchange(
+      port,
+      `GET ${base}/1 HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `POST ${base}/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello` +
+        `POST ${base}/3 HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}` +
+        `GET ${base}/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    const bodies = [...r.text.matchAll(/\r\n\r\n([A-Z]+ \d+)/g)].map((m) => m[1]);
+    assert.deepEqual(bodies, ["GET 0", "POST 5", `POST ${big.length}`, "GET 0"]);
+    assert.deepEqual(
+      origin.seen.map((s) => s.url),
+      ["/1", "/2", "/3", "/4"],
+    );
+  });
+});
+
 describe("forwarding: responses without a body keep the connection in step", () => {
   it("HEAD, 204 and 304, then another request on the same connection", async (t) => {
     const origin = await startOrigin(t, (req, res) => {
