@@ -61,6 +61,8 @@ export class ClientConnection {
   closed = false;
   /** the parser stopped at a CONNECT or Upgrade head: no more HTTP on this connection */
   stopped = false;
+  /** the answer to a malformed pipelined request, sent once the one before it is answered */
+  deferredReject: Reject | undefined = undefined;
   /** request body bytes still to relay without the parser (Content-Length bodies) */
   rawRemaining = 0;
   /** the parser will report the (fake) end of the message we stopped it at: ignore it */
@@ -130,6 +132,10 @@ export class ClientConnection {
     this.last = r;
     this.active = undefined;
     this.lastActivity = this.ctx.clock;
+    if (this.deferredReject !== undefined) {
+      this.rejectAndClose(this.deferredReject);
+      return;
+    }
     if (close || this.closing || this.ctx.draining) {
       const next = this.queue[0];
       if (!close && this.ctx.draining && next !== undefined) {
@@ -286,14 +292,24 @@ export class ClientConnection {
   }
 
   onParseError(err: ParseError): void {
+    const reject = parseErrorReject(err.code, err.reason, this.ctx.options.maxHeaderBytes);
     const r = this.active;
+    if (r !== undefined && this.parsing === undefined && this.queue.length === 0) {
+      // The broken request is a pipelined one behind a request being answered: let that
+      // answer finish, then give this one its 400.
+      this.deferredReject = reject;
+      this.stopped = true;
+      this.socket.removeListener("data", onData);
+      this.socket.on("data", discard);
+      return;
+    }
     if (r !== undefined && r.responseStarted) {
       this.abort("error");
       return;
     }
     r?.abort();
     this.active = undefined;
-    this.rejectAndClose(parseErrorReject(err.code, err.reason, this.ctx.options.maxHeaderBytes));
+    this.rejectAndClose(reject);
   }
 
   finalClose(): void {

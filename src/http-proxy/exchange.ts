@@ -236,8 +236,10 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     this.address = u.address;
     u.attach(this, o.idleTimeoutMs, this.conn.socket);
     let framing = "";
-    if (this.bodyKind === BODY_LENGTH) framing = `Content-Length: ${this.contentLength}\r\n`;
-    else if (this.bodyKind === BODY_CHUNKED) framing = "Transfer-Encoding: chunked\r\n";
+    // "Content-Length: 0" goes on too: some servers want a length on every POST (411).
+    if (this.bodyKind === BODY_LENGTH || this.contentLength === "0") {
+      framing = `Content-Length: ${this.contentLength}\r\n`;
+    } else if (this.bodyKind === BODY_CHUNKED) framing = "Transfer-Encoding: chunked\r\n";
     if (this.kind === "upgrade")
       framing += `Connection: Upgrade\r\nUpgrade: ${this.upgradeValue}\r\n`;
     const head =

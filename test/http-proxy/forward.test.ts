@@ -264,6 +264,38 @@ describe("forwarding: pipelined requests", () => {
   });
 });
 
+describe("forwarding: a malformed request behind a good one", () => {
+  it("the good one is answered in full, then the bad one gets its 400", async (t) => {
+    const origin = await startOrigin(t, (_req, res) =>
+      setTimeout(() => res.end("first, whole"), 50),
+    );
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${origin.port}/ok HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET http://127.0.0.1:${origin.port}/bad HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n`,
+    );
+    const statuses = [...r.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [200, 400]);
+    assert.match(r.text, /first, whole/);
+    assert.equal(r.ended, "end");
+    assert.deepEqual(
+      origin.seen.map((s) => s.url),
+      ["/ok"],
+    );
+  });
+
+  it("an empty POST keeps its Content-Length: 0", async (t) => {
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK);
+    await rawExchange(
+      port,
+      `POST http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(origin.seen[0]?.headers["content-length"], "0");
+  });
+});
+
 describe("forwarding: responses without a body keep the connection in step", () => {
   it("HEAD, 204 and 304, then another request on the same connection", async (t) => {
     const origin = await startOrigin(t, (req, res) => {
