@@ -11,7 +11,7 @@
 //   1 MB    requests/s (and MB/s) of 1 MB bodies at N connections
 //   CONNECT MB/s through 8 tunnels, each reading an endless stream
 //   fixed rate  p50/p99 latency at half of Squid's small-request throughput (open loop)
-//   RSS     idle after start, and with 10 000 idle client connections
+//   RSS     idle at start, idle after the load, and with 10 000 idle client connections
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -275,7 +275,8 @@ async function rssWithIdle(
   pid: number,
   port: number,
   n: number,
-): Promise<{ rss: number; open: number }> {
+): Promise<{ before: number; rss: number; open: number }> {
+  const before = rssTree(pid);
   const sockets: net.Socket[] = [];
   for (let i = 0; i < n; i += 500) {
     await Promise.all(
@@ -292,7 +293,7 @@ async function rssWithIdle(
   const rss = rssTree(pid);
   for (const s of sockets) s.destroy();
   await sleep(1000);
-  return { rss, open };
+  return { before, rss, open };
 }
 
 async function main() {
@@ -363,7 +364,7 @@ async function main() {
     process.stderr.write(`bench: fixed rate ${rate}/s ${p.name}\n`);
     fixed[p.name] = await fixedRate(p.port, small, rate, SECONDS);
   }
-  const idle: Record<Name, { rss: number; open: number }> = {} as never;
+  const idle: Record<Name, { before: number; rss: number; open: number }> = {} as never;
   for (const p of proxies) {
     process.stderr.write(`bench: ${IDLE} idle connections ${p.name}\n`);
     idle[p.name] = await rssWithIdle(p.pid, p.port, IDLE);
@@ -382,59 +383,27 @@ async function main() {
   const f1 = (x: number) => x.toFixed(1);
   const f0 = (x: number) => x.toFixed(0);
   const ratio = (o: number, s: number) => `${(o / s).toFixed(2)}x`;
+  const row = (label: string, sq: number, ou: number, fmt: (x: number) => string, bar = "") => [
+    label,
+    fmt(sq),
+    fmt(ou),
+    ratio(ou, sq),
+    bar,
+  ];
+  const perConn = (x: { before: number; rss: number }) => ((x.rss - x.before) * 1024) / IDLE;
   const rows: string[][] = [
     ["metric", "Squid 5", "egress-router", "ratio", "bar"],
-    [
-      "small bodies, requests/s",
-      f0(S.smallRps),
-      f0(O.smallRps),
-      ratio(O.smallRps, S.smallRps),
-      ">= 2x",
-    ],
-    ["1 MB bodies, requests/s", f1(S.bigRps), f1(O.bigRps), ratio(O.bigRps, S.bigRps), ">= 3x"],
-    ["1 MB bodies, MB/s", f0(S.bigMBps), f0(O.bigMBps), ratio(O.bigMBps, S.bigMBps), ""],
-    [
-      `CONNECT, MB/s (${TUNNELS} tunnels)`,
-      f0(S.connectMBps),
-      f0(O.connectMBps),
-      ratio(O.connectMBps, S.connectMBps),
-      ">= 1.2x",
-    ],
-    [
-      `p99 ms, small, ${CONNS} conns saturated`,
-      f1(S.smallP99),
-      f1(O.smallP99),
-      ratio(O.smallP99, S.smallP99),
-      "<= 1x",
-    ],
-    [
-      `p50 ms at ${rate}/s (fixed rate)`,
-      f1(fixed.squid.p50),
-      f1(fixed.ours.p50),
-      ratio(fixed.ours.p50, fixed.squid.p50),
-      "",
-    ],
-    [
-      `p99 ms at ${rate}/s (fixed rate)`,
-      f1(fixed.squid.p99),
-      f1(fixed.ours.p99),
-      ratio(fixed.ours.p99, fixed.squid.p99),
-      "<= 1x",
-    ],
-    [
-      "RSS idle, MiB",
-      f1(rssIdle.squid),
-      f1(rssIdle.ours),
-      ratio(rssIdle.ours, rssIdle.squid),
-      "report",
-    ],
-    [
-      `RSS with ${IDLE} idle conns, MiB`,
-      f1(idle.squid.rss),
-      f1(idle.ours.rss),
-      ratio(idle.ours.rss, idle.squid.rss),
-      "report",
-    ],
+    row("small bodies, requests/s", S.smallRps, O.smallRps, f0, ">= 2x"),
+    row("1 MB bodies, requests/s", S.bigRps, O.bigRps, f1, ">= 3x"),
+    row("1 MB bodies, MB/s", S.bigMBps, O.bigMBps, f0),
+    row(`CONNECT, MB/s (${TUNNELS} tunnels)`, S.connectMBps, O.connectMBps, f0, ">= 1.2x"),
+    row(`p99 ms, small, ${CONNS} conns saturated`, S.smallP99, O.smallP99, f1, "<= 1x"),
+    row(`p50 ms at ${rate}/s (fixed rate)`, fixed.squid.p50, fixed.ours.p50, f1),
+    row(`p99 ms at ${rate}/s (fixed rate)`, fixed.squid.p99, fixed.ours.p99, f1, "<= 1x"),
+    row("RSS idle at start, MiB", rssIdle.squid, rssIdle.ours, f1, "report"),
+    row("RSS idle after the load, MiB", idle.squid.before, idle.ours.before, f1, "report"),
+    row(`RSS with ${IDLE} idle conns, MiB`, idle.squid.rss, idle.ours.rss, f1, "report"),
+    row("RSS per idle conn, KiB", perConn(idle.squid), perConn(idle.ours), f1, "report"),
     [`idle conns still open (of ${IDLE})`, String(idle.squid.open), String(idle.ours.open), "", ""],
     ["errors (non-2xx, read errors)", String(S.errors), String(O.errors), "", ""],
   ];
