@@ -26,6 +26,16 @@ const workerFile = fileURLToPath(new URL("./http-proxy-worker.ts", import.meta.u
 const COMMAND_TIMEOUT_MS = 10_000;
 const RESTART_DELAY_MS = 1_000;
 
+const relayChannels = new Map<string, diagnostics_channel.Channel>();
+function relayChannel(name: string): diagnostics_channel.Channel {
+  let ch = relayChannels.get(name);
+  if (ch === undefined) {
+    ch = diagnostics_channel.channel(`egress-router:${name}`);
+    relayChannels.set(name, ch);
+  }
+  return ch;
+}
+
 /** A pseudonym for our Via header, the same in every worker, different per router. */
 export function newViaToken(): string {
   return `egress-router-${randomBytes(4).toString("hex")}`;
@@ -196,9 +206,9 @@ function workerService(s: HttpProxySettings, initial: HttpPolicy): Service<HttpP
   const onWorkerMessage = (w: Worker, m: FromWorker) => {
     switch (m.type) {
       case "events":
-        for (const [name, message] of m.events) {
-          const ch = diagnostics_channel.channel(`egress-router:${name}`);
-          if (ch.hasSubscribers) ch.publish(message);
+        for (let i = 0; i < m.events.length; i += 2) {
+          const ch = relayChannel(m.events[i] as string);
+          if (ch.hasSubscribers) ch.publish(m.events[i + 1]);
         }
         break;
       case "stats":

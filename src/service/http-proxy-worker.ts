@@ -22,7 +22,8 @@ function compile(p: WorkerPolicy) {
 
 let proxy: HttpProxy | undefined;
 let generation = 0;
-let batch: [string, unknown][] = [];
+/** name, message, name, message, … (flat: no pair allocated per event) */
+let batch: unknown[] = [];
 let flushTimer: NodeJS.Timeout | undefined;
 const subscribed = new Map<string, (m: unknown) => void>();
 
@@ -43,8 +44,8 @@ function relay(names: readonly string[]): void {
   for (const name of names) {
     if (subscribed.has(name)) continue;
     const fn = (m: unknown) => {
-      batch.push([name, m]);
-      if (batch.length >= MAX_BATCH) flush();
+      batch.push(name, m);
+      if (batch.length >= 2 * MAX_BATCH) flush();
       else flushTimer ??= setTimeout(flush, FLUSH_MS);
     };
     diagnostics_channel.subscribe(`egress-router:${name}`, fn);

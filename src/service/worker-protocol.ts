@@ -31,8 +31,8 @@ export type FromWorker =
   | { readonly type: "listen-failed"; readonly code: string; readonly message: string }
   | { readonly type: "applied"; readonly generation: number }
   | { readonly type: "stats"; readonly generation: number; readonly stats: ProxyStats }
-  /** [channel name, message] pairs, in the order they were published */
-  | { readonly type: "events"; readonly events: readonly (readonly [string, unknown])[] }
+  /** channel name, message, channel name, message, … in the order they were published */
+  | { readonly type: "events"; readonly events: readonly unknown[] }
   | { readonly type: "stopped" };
 
 /** Channel names (egress-router:<name>) a worker may relay: the data path's events. */
