@@ -4,7 +4,7 @@
 // ratios (ours / Squid). Benchmarks never fail: the bars are printed, not asserted.
 //
 //   node bench/http-proxy.ts [--rounds 3] [--seconds 5] [--connections 64] [--workers auto]
-//                            [--idle-connections 10000] [--json out.json]
+//                            [--idle-connections 10000] [--json out.json] [--log-level info|warn]
 //
 // Needs: squid, haproxy (origin server), wrk, socat. Measures:
 //   small   requests/s and p99 latency, 12-byte bodies, keep-alive, wrk at N connections
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "auto" },
     "idle-connections": { type: "string", default: "10000" },
     json: { type: "string" },
+    // info: one log line per decision and per connection (the product's default); warn: none
+    "log-level": { type: "string", default: "info" },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -122,11 +124,34 @@ function rssTree(pid: number): number {
   return kb / 1024;
 }
 
+/** CPU seconds (user + system) used so far by a process and its descendants. */
+function cpuTree(pid: number): number {
+  let ticks = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop() as number;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+      for (const t of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/)) {
+        if (t) stack.push(Number(t));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
 interface Wrk {
   rps: number;
   p99ms: number;
   mbps: number;
   errors: number;
+  /** CPU seconds the proxy used during the run */
+  cpu: number;
+  seconds: number;
 }
 
 function ms(text: string): number {
@@ -136,7 +161,13 @@ function ms(text: string): number {
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
 }
 
-async function wrk(proxyPort: number, target: string, seconds: number): Promise<Wrk> {
+async function wrk(
+  proxyPid: number,
+  proxyPort: number,
+  target: string,
+  seconds: number,
+): Promise<Wrk> {
+  const cpu0 = cpuTree(proxyPid);
   const u = new URL(target);
   const script = join(dir, `wrk-${u.port}.lua`);
   writeFileSync(script, `wrk.path = "${target}"\nwrk.headers["Host"] = "${u.host}"\n`);
@@ -160,15 +191,16 @@ async function wrk(proxyPort: number, target: string, seconds: number): Promise<
   const errs =
     Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0) +
     Number(/Socket errors:.*?read (\d+)/.exec(stdout)?.[1] ?? 0);
-  return { rps, p99ms: p99, mbps, errors: errs };
+  return { rps, p99ms: p99, mbps, errors: errs, cpu: cpuTree(proxyPid) - cpu0, seconds };
 }
 
 /** MB/s through `TUNNELS` CONNECT tunnels reading an endless stream for `seconds`. */
 async function connectThroughput(
+  proxyPid: number,
   proxyPort: number,
   sourcePort: number,
   seconds: number,
-): Promise<number> {
+): Promise<{ mbps: number; cpuPerGB: number }> {
   let bytes = 0;
   let counting = false;
   const sockets = await Promise.all(
@@ -197,12 +229,14 @@ async function connectThroughput(
   );
   await sleep(500); // let the tunnels reach their pace
   counting = true;
+  const cpu0 = cpuTree(proxyPid);
   const t0 = performance.now();
   await sleep(seconds * 1000);
   counting = false;
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = cpuTree(proxyPid) - cpu0;
   for (const s of sockets) s.destroy();
-  return bytes / elapsed / (1024 * 1024);
+  return { mbps: bytes / elapsed / (1024 * 1024), cpuPerGB: cpu / (bytes / 1024 ** 3) };
 }
 
 /** Open-loop load at `rate` requests/s over `conns` keep-alive connections; latency from the scheduled time. */
@@ -296,6 +330,8 @@ async function rssWithIdle(
   return { before, rss, open };
 }
 
+const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
 async function main() {
   const file = join(dir, "1mb.bin");
   writeFileSync(file, Buffer.alloc(1024 * 1024, "x"));
@@ -333,6 +369,7 @@ async function main() {
     EGRESS_ADMIN_ADDRESS: "127.0.0.1",
     EGRESS_ADMIN_PORT: String(adminPort),
     EGRESS_LOG_FORMAT: "json",
+    EGRESS_LOG_LEVEL: args["log-level"],
   });
   const small = `http://127.0.0.1:${smallPort}/`;
   const big = `http://127.0.0.1:${bigPort}/`;
@@ -344,18 +381,19 @@ async function main() {
   const rssIdle = { squid: rssTree(squid.pid ?? 0), ours: rssTree(ours.pid ?? 0) };
 
   type Name = (typeof proxies)[number]["name"];
-  const samples: Record<Name, { small: Wrk[]; big: Wrk[]; connect: number[] }> = {
+  type Tunnel = { mbps: number; cpuPerGB: number };
+  const samples: Record<Name, { small: Wrk[]; big: Wrk[]; connect: Tunnel[] }> = {
     squid: { small: [], big: [], connect: [] },
     ours: { small: [], big: [], connect: [] },
   };
-  for (const p of proxies) await wrk(p.port, small, 2); // warm-up (JIT, pools)
+  for (const p of proxies) await wrk(p.pid, p.port, small, 2); // warm-up (JIT, pools)
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? proxies : [...proxies].reverse();
     for (const p of order) {
       process.stderr.write(`bench: round ${r + 1}/${ROUNDS} ${p.name}\n`);
-      samples[p.name].small.push(await wrk(p.port, small, SECONDS));
-      samples[p.name].big.push(await wrk(p.port, big, SECONDS));
-      samples[p.name].connect.push(await connectThroughput(p.port, sourcePort, SECONDS));
+      samples[p.name].small.push(await wrk(p.pid, p.port, small, SECONDS));
+      samples[p.name].big.push(await wrk(p.pid, p.port, big, SECONDS));
+      samples[p.name].connect.push(await connectThroughput(p.pid, p.port, sourcePort, SECONDS));
     }
   }
   const rate = Math.max(100, Math.round(median(samples.squid.small.map((w) => w.rps)) / 2));
@@ -375,7 +413,11 @@ async function main() {
     smallP99: median(samples[n].small.map((w) => w.p99ms)),
     bigRps: median(samples[n].big.map((w) => w.rps)),
     bigMBps: median(samples[n].big.map((w) => w.mbps)),
-    connectMBps: median(samples[n].connect),
+    connectMBps: median(samples[n].connect.map((c) => c.mbps)),
+    // efficiency: CPU the proxy used for the work it did (steadier than throughput on a busy host)
+    smallCpuMsPer1k: median(samples[n].small.map((w) => (w.cpu * 1e6) / (w.rps * w.seconds))),
+    bigCpuSPerGB: median(samples[n].big.map((w) => w.cpu / ((w.mbps * w.seconds) / 1024))),
+    connectCpuSPerGB: median(samples[n].connect.map((c) => c.cpuPerGB)),
     errors: [...samples[n].small, ...samples[n].big].reduce((a, w) => a + w.errors, 0),
   });
   const S = m("squid");
@@ -397,6 +439,27 @@ async function main() {
     row("1 MB bodies, requests/s", S.bigRps, O.bigRps, f1, ">= 3x"),
     row("1 MB bodies, MB/s", S.bigMBps, O.bigMBps, f0),
     row(`CONNECT, MB/s (${TUNNELS} tunnels)`, S.connectMBps, O.connectMBps, f0, ">= 1.2x"),
+    row(
+      "small: proxy CPU ms per 1000 requests",
+      S.smallCpuMsPer1k,
+      O.smallCpuMsPer1k,
+      f1,
+      "lower is better",
+    ),
+    row(
+      "1 MB: proxy CPU s per GB",
+      S.bigCpuSPerGB,
+      O.bigCpuSPerGB,
+      (x) => x.toFixed(2),
+      "lower is better",
+    ),
+    row(
+      "CONNECT: proxy CPU s per GB",
+      S.connectCpuSPerGB,
+      O.connectCpuSPerGB,
+      (x) => x.toFixed(2),
+      "lower is better",
+    ),
     row(`p99 ms, small, ${CONNS} conns saturated`, S.smallP99, O.smallP99, f1, "<= 1x"),
     row(`p50 ms at ${rate}/s (fixed rate)`, fixed.squid.p50, fixed.ours.p50, f1),
     row(`p99 ms at ${rate}/s (fixed rate)`, fixed.squid.p99, fixed.ours.p99, f1, "<= 1x"),
@@ -410,7 +473,7 @@ async function main() {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   const out = [
-    `HTTP proxy benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} CPUs, medians of ${ROUNDS} rounds of ${SECONDS} s, ${CONNS} connections, workers ${args.workers}`,
+    `HTTP proxy benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} CPUs, medians of ${ROUNDS} rounds of ${SECONDS} s, ${CONNS} connections, workers ${args.workers}, log level ${args["log-level"]}, load average before ${loadBefore}`,
     "",
     line(rows[0] ?? []),
     line(widths.map((w) => "-".repeat(w))),
