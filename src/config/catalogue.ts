@@ -20,6 +20,27 @@ export interface SettingSpec {
 }
 
 import { isIP } from "node:net";
+import {
+  addressListValue,
+  checkWith,
+  countValue,
+  durationAtLeast,
+  durationValue,
+  idleTimeoutsValue,
+  nameserversValue,
+  ttlBoundsValue,
+} from "./dns-proxy-values.ts";
+import {
+  parseCount,
+  parseDnsServers,
+  parsePortList,
+  parseSwitch,
+  parseWorkers,
+} from "./http-proxy-values.ts";
+
+function stateOf(r: unknown): string | undefined {
+  return typeof r === "string" ? r : undefined;
+}
 
 /** Validators for `check` and start-up: each returns "<state>; <fix>" or undefined. */
 export const valueChecks = {
@@ -42,6 +63,13 @@ export const valueChecks = {
   oneOf: (...values: string[]): ((v: string) => string | undefined) => {
     return (v) => (values.includes(v) ? undefined : `use one of: ${values.join(", ")}`);
   },
+  count: (min: number, max: number): ((v: string) => string | undefined) => {
+    return (v) => stateOf(parseCount(v, min, max));
+  },
+  portList: (v: string): string | undefined => stateOf(parsePortList(v)),
+  dnsServers: (v: string): string | undefined => stateOf(parseDnsServers(v)),
+  workers: (v: string): string | undefined => stateOf(parseWorkers(v)),
+  switch: (v: string): string | undefined => stateOf(parseSwitch(v)),
 } as const;
 
 function setting(
@@ -126,6 +154,84 @@ export const settings = {
     "Non-empty: log every DNS-proxy connection as it opens, and every name resolution.",
     { openshift: true, flagType: "boolean" },
   ),
+  dnsProxyAddress: setting(
+    "EGRESS_DNS_PROXY_ADDRESS",
+    "dns-proxy-address",
+    "Addresses the DNS proxy's ports listen on, comma-separated (:: also takes IPv4 where the host allows; falls back to 0.0.0.0 without IPv6).",
+    { default: "::", check: checkWith(addressListValue) },
+  ),
+  dnsProxyConnectTimeout: setting(
+    "EGRESS_DNS_PROXY_CONNECT_TIMEOUT",
+    "dns-proxy-connect-timeout",
+    "How long one connect attempt to a destination address may take (10s, 1500ms…).",
+    { default: "10s", check: checkWith((v) => durationAtLeast(v, 1)) },
+  ),
+  dnsProxyRetries: setting(
+    "EGRESS_DNS_PROXY_RETRIES",
+    "dns-proxy-retries",
+    "After a failed connect, how many other addresses of the destination are tried.",
+    { default: "3", check: checkWith((v) => countValue(v, 0, 100)) },
+  ),
+  dnsProxyIdleTimeout: setting(
+    "EGRESS_DNS_PROXY_IDLE_TIMEOUT",
+    "dns-proxy-idle-timeout",
+    "Close a connection idle this long (0: never); per port too: `1h,5432=8h,6379=0`.",
+    { default: "1h", check: checkWith(idleTimeoutsValue) },
+  ),
+  dnsProxyKeepAlive: setting(
+    "EGRESS_DNS_PROXY_KEEPALIVE",
+    "dns-proxy-keepalive",
+    "TCP keep-alive on both sides of every connection: first probe after this long idle (0: off).",
+    { default: "60s", check: checkWith(durationValue) },
+  ),
+  dnsProxyMaxConnections: setting(
+    "EGRESS_DNS_PROXY_MAX_CONNECTIONS",
+    "dns-proxy-max-connections",
+    "Connections open at once, all ports together; a connection over the limit is reset at once.",
+    { default: "4000", check: checkWith((v) => countValue(v, 1, 1_000_000)) },
+  ),
+  dnsProxyBalance: setting(
+    "EGRESS_DNS_PROXY_BALANCE",
+    "dns-proxy-balance",
+    "How the addresses of a name share new connections: round-robin or least-connections.",
+    { default: "round-robin", check: valueChecks.oneOf("round-robin", "least-connections") },
+  ),
+  dnsProxyHealthCheck: setting(
+    "EGRESS_DNS_PROXY_HEALTH_CHECK",
+    "dns-proxy-health-check",
+    "Active TCP checks of every destination address this often (0: off; a failed connect still marks an address down).",
+    { default: "2s", check: checkWith(durationValue) },
+  ),
+  dnsProxyNameservers: setting(
+    "EGRESS_DNS_PROXY_NAMESERVERS",
+    "dns-proxy-nameservers",
+    "DNS servers for destination names, comma-separated `ip`, `ip:port` or `[ipv6]:port` (unset: those of /etc/resolv.conf).",
+    { check: checkWith(nameserversValue) },
+  ),
+  dnsProxyDnsTtl: setting(
+    "EGRESS_DNS_PROXY_DNS_TTL",
+    "dns-proxy-dns-ttl",
+    "Bounds on how long a DNS answer is used before the name is resolved again: `<min>..<max>` around the answer's TTL.",
+    { default: "5s..5m", check: checkWith(ttlBoundsValue) },
+  ),
+  dnsProxyDnsStale: setting(
+    "EGRESS_DNS_PROXY_DNS_STALE",
+    "dns-proxy-dns-stale",
+    "While DNS fails, keep using a name's last good answer this long (then its port resets new connections).",
+    { default: "1h", check: checkWith(durationValue) },
+  ),
+  dnsProxyAddressFamily: setting(
+    "EGRESS_DNS_PROXY_ADDRESS_FAMILY",
+    "dns-proxy-address-family",
+    "Which addresses of a name are used: prefer-ipv4 (A records, else AAAA), prefer-ipv6, or any (both).",
+    { default: "prefer-ipv4", check: valueChecks.oneOf("prefer-ipv4", "prefer-ipv6", "any") },
+  ),
+  dnsProxyThreads: setting(
+    "EGRESS_DNS_PROXY_THREADS",
+    "dns-proxy-threads",
+    "Threads that accept and forward connections (0: one per CPU core).",
+    { default: "0", check: checkWith((v) => countValue(v, 0, 256)) },
+  ),
   egressInterface: setting(
     "EGRESS_INTERFACE",
     "interface",
@@ -163,6 +269,78 @@ export const settings = {
     default: "8080",
     check: valueChecks.port(1),
   }),
+  httpProxyConnectPorts: setting(
+    "EGRESS_HTTP_PROXY_CONNECT_PORTS",
+    "http-proxy-connect-ports",
+    "Ports CONNECT tunnels may reach, e.g. 443,8443,10000-10100; empty: any port (as OpenShift's proxy).",
+    { check: valueChecks.portList },
+  ),
+  httpProxyAudit: setting(
+    "EGRESS_HTTP_PROXY_AUDIT",
+    "http-proxy-audit",
+    "Audit mode: log and count what the rules would deny (decision lines with audit: true), but allow it.",
+    { flagType: "boolean", check: valueChecks.switch },
+  ),
+  httpProxyWorkers: setting(
+    "EGRESS_HTTP_PROXY_WORKERS",
+    "http-proxy-workers",
+    "Proxy processes sharing the port (SO_REUSEPORT); auto: one per CPU the container may use.",
+    { default: "auto", check: valueChecks.workers },
+  ),
+  httpProxyMaxConnections: setting(
+    "EGRESS_HTTP_PROXY_MAX_CONNECTIONS",
+    "http-proxy-max-connections",
+    "Client connections open at once (all workers together); beyond it a connection gets 503.",
+    { default: "10000", check: valueChecks.count(1, 1_000_000) },
+  ),
+  httpProxyMaxHeaderBytes: setting(
+    "EGRESS_HTTP_PROXY_MAX_HEADER_BYTES",
+    "http-proxy-max-header-bytes",
+    "Largest request head (request line and headers) in bytes; a larger one gets 431.",
+    { default: "32768", check: valueChecks.count(1024, 1_048_576) },
+  ),
+  httpProxyHeaderTimeout: setting(
+    "EGRESS_HTTP_PROXY_HEADER_TIMEOUT",
+    "http-proxy-header-timeout",
+    "Seconds a client has to send a complete request head from its first byte; then 408.",
+    { default: "30", check: valueChecks.seconds },
+  ),
+  httpProxyKeepAliveTimeout: setting(
+    "EGRESS_HTTP_PROXY_KEEPALIVE_TIMEOUT",
+    "http-proxy-keepalive-timeout",
+    "Seconds an idle client connection is kept open between requests.",
+    { default: "60", check: valueChecks.seconds },
+  ),
+  httpProxyIdleTimeout: setting(
+    "EGRESS_HTTP_PROXY_IDLE_TIMEOUT",
+    "http-proxy-idle-timeout",
+    "Seconds without a byte moving during a request, a response or a CONNECT tunnel; then 408/504 or the connection is closed.",
+    { default: "900", check: valueChecks.seconds },
+  ),
+  httpProxyConnectTimeout: setting(
+    "EGRESS_HTTP_PROXY_CONNECT_TIMEOUT",
+    "http-proxy-connect-timeout",
+    "Seconds to connect to a destination (all its addresses); then 504.",
+    { default: "10", check: valueChecks.seconds },
+  ),
+  httpProxyDnsServers: setting(
+    "EGRESS_HTTP_PROXY_DNS_SERVERS",
+    "http-proxy-dns-servers",
+    "DNS servers the proxy asks, e.g. 10.0.0.10 or [2001:db8::53]:53; empty: the system resolver (/etc/hosts, resolv.conf search domains).",
+    { check: valueChecks.dnsServers },
+  ),
+  httpProxyDnsTimeout: setting(
+    "EGRESS_HTTP_PROXY_DNS_TIMEOUT",
+    "http-proxy-dns-timeout",
+    "Seconds a name lookup may take; then 504.",
+    { default: "5", check: valueChecks.seconds },
+  ),
+  httpProxyDnsCacheSeconds: setting(
+    "EGRESS_HTTP_PROXY_DNS_CACHE_SECONDS",
+    "http-proxy-dns-cache-seconds",
+    "Longest time an answer is reused (never beyond its TTL with EGRESS_HTTP_PROXY_DNS_SERVERS); 0: look up every request.",
+    { default: "5", check: valueChecks.seconds },
+  ),
   drainSeconds: setting(
     "EGRESS_DRAIN_SECONDS",
     "drain-seconds",

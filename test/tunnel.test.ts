@@ -1,0 +1,227 @@
+// startTunnel over real loopback sockets: client → tunnel server → target server.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import net from "node:net";
+import type { TestContext } from "node:test";
+import { describe, it } from "node:test";
+import type { Tunnel, TunnelOptions, TunnelResult } from "../src/net/tunnel.ts";
+import { startTunnel } from "../src/net/tunnel.ts";
+import { connectTo, echo, peer, sleep, startServer, waitFor } from "./helpers/tcp-peers.ts";
+import type { Peer } from "./helpers/tcp-peers.ts";
+
+interface Fixture {
+  port: number;
+  /** the tunnel of the n-th accepted connection, once it started */
+  tunnels: Tunnel[];
+  /** the result of the n-th tunnel */
+  result(n?: number): Promise<TunnelResult>;
+  /** the target's side of the n-th connection */
+  target(n?: number): Promise<Peer>;
+}
+
+const defaults: TunnelOptions = { idleTimeoutMs: 0, keepAliveMs: 0 };
+
+async function fixture(
+  t: TestContext,
+  targetHandler: (s: net.Socket) => void,
+  options: TunnelOptions = defaults,
+): Promise<Fixture> {
+  const targets: Peer[] = [];
+  const target = await startServer(t, (s) => {
+    targets.push(peer(s));
+    targetHandler(s);
+  });
+  const results: Promise<TunnelResult>[] = [];
+  const tunnels: Tunnel[] = [];
+  const front = await startServer(t, (client) => {
+    client.pause();
+    const upstream = net.connect({ port: target.port, host: "127.0.0.1", allowHalfOpen: true });
+    results.push(
+      new Promise((resolve) => {
+        upstream.once("connect", () => {
+          tunnels.push(startTunnel(client, upstream, options, resolve));
+        });
+      }),
+    );
+  });
+  return {
+    port: front.port,
+    tunnels,
+    async result(n = 0) {
+      await waitFor(() => results[n] !== undefined, 5000, "tunnel start");
+      return results[n] as Promise<TunnelResult>;
+    },
+    async target(n = 0) {
+      await waitFor(() => targets[n] !== undefined, 5000, "target connection");
+      return targets[n] as Peer;
+    },
+  };
+}
+
+describe("startTunnel", () => {
+  it("carries 4 MiB each way byte-exact and counts them", async (t) => {
+    const f = await fixture(t, echo);
+    const client = await connectTo(t, f.port);
+    const payload = randomBytes(4 * 1024 * 1024);
+    client.socket.end(payload);
+    const back = await client.received;
+    assert.equal(Buffer.compare(back, payload), 0);
+    const r = await f.result();
+    assert.deepEqual(r, {
+      end: "done",
+      bytesFromClient: payload.length,
+      bytesToClient: payload.length,
+      error: undefined,
+    });
+  });
+
+  it("carries the client's half-close: the target answers after the client's FIN", async (t) => {
+    const f = await fixture(t, (s) => {
+      const chunks: Buffer[] = [];
+      s.on("data", (c: Buffer) => chunks.push(c));
+      s.on("end", () => {
+        // Only after the client's FIN has crossed the tunnel.
+        setTimeout(() => s.end(Buffer.concat([Buffer.from("got:"), ...chunks])), 50);
+      });
+    });
+    const client = await connectTo(t, f.port);
+    client.socket.end("question");
+    assert.equal((await client.received).toString(), "got:question");
+    assert.equal((await f.result()).end, "done");
+  });
+
+  it("carries the target's half-close: the client keeps sending after the target's FIN", async (t) => {
+    const f = await fixture(t, (s) => {
+      s.end("banner"); // say something and stop writing, keep reading
+    });
+    const client = await connectTo(t, f.port);
+    assert.equal((await client.received).toString(), "banner");
+    client.socket.end("late data");
+    const target = await f.target();
+    assert.equal((await target.received).toString(), "late data");
+    const r = await f.result();
+    assert.equal(r.end, "done");
+    assert.equal(r.bytesFromClient, 9);
+    assert.equal(r.bytesToClient, 6);
+  });
+
+  it("passes a client reset on to the target as a reset", async (t) => {
+    const f = await fixture(t, () => undefined);
+    const client = await connectTo(t, f.port);
+    client.socket.write("hello");
+    const target = await f.target();
+    await waitFor(() => target.socket.bytesRead === 5, 5000, "bytes at target");
+    client.socket.resetAndDestroy();
+    assert.equal(await target.closed, "ECONNRESET");
+    const r = await f.result();
+    assert.equal(r.end, "client-reset");
+    assert.equal(r.error, "ECONNRESET");
+  });
+
+  it("passes a target reset on to the client as a reset", async (t) => {
+    const f = await fixture(t, (s) => {
+      s.write("partial");
+      setTimeout(() => s.resetAndDestroy(), 50);
+    });
+    const client = await connectTo(t, f.port);
+    assert.equal(await client.closed, "ECONNRESET");
+    const r = await f.result();
+    assert.equal(r.end, "upstream-reset");
+    assert.equal(r.bytesToClient, 7);
+  });
+
+  it("closes an idle tunnel after the idle timeout, and not while bytes move", async (t) => {
+    const f = await fixture(t, echo, { idleTimeoutMs: 300, keepAliveMs: 0 });
+    const client = await connectTo(t, f.port);
+    // Traffic every 100 ms for 900 ms keeps it open (3x the timeout).
+    for (let i = 0; i < 9; i++) {
+      client.socket.write("x");
+      await sleep(100);
+    }
+    assert.equal(client.socket.destroyed, false);
+    const quietSince = Date.now();
+    await client.received; // the tunnel closes its side: a FIN
+    assert.ok(Date.now() - quietSince >= 150, "closed only after the timeout");
+    const r = await f.result();
+    assert.equal(r.end, "idle-timeout");
+    assert.equal(r.bytesFromClient, 9);
+    assert.equal(r.bytesToClient, 9);
+  });
+
+  it("close() ends both sides with the given reason", async (t) => {
+    const f = await fixture(t, echo);
+    const client = await connectTo(t, f.port);
+    client.socket.write("x");
+    await waitFor(() => f.tunnels.length === 1 && (f.tunnels[0]?.bytesToClient ?? 0) === 1);
+    f.tunnels[0]?.close("drain");
+    const target = await f.target();
+    await Promise.all([client.received, target.received]);
+    assert.equal((await f.result()).end, "drain");
+  });
+
+  it("holds back a fast sender when the target does not read (bounded buffering)", async (t) => {
+    const f = await fixture(t, (s) => {
+      s.pause(); // never reads
+    });
+    const client = await connectTo(t, f.port);
+    const chunk = Buffer.alloc(1024 * 1024);
+    let offered = 0;
+    // Offer 64 MiB; the tunnel must stop reading long before that.
+    for (let i = 0; i < 64; i++) {
+      client.socket.write(chunk);
+      offered += chunk.length;
+    }
+    await sleep(500);
+    const tunnel = f.tunnels[0];
+    assert.ok(tunnel, "tunnel started");
+    assert.ok(
+      tunnel.bytesFromClient < offered / 4,
+      `read ${tunnel.bytesFromClient} of ${offered} bytes while the target was not reading`,
+    );
+  });
+
+  it("sends `head` upstream first and counts it", async (t) => {
+    const target = await startServer(t, echo);
+    const front = await startServer(t, (client) => {
+      const upstream = net.connect({ port: target.port, host: "127.0.0.1", allowHalfOpen: true });
+      upstream.once("connect", () => {
+        startTunnel(client, upstream, { ...defaults, head: Buffer.from("HEAD:") }, (r) => {
+          front.server.emit("result", r);
+        });
+      });
+    });
+    const client = await connectTo(t, front.port);
+    const [r] = (await Promise.all([
+      once(front.server, "result"),
+      (async () => {
+        client.socket.end("body");
+        assert.equal((await client.received).toString(), "HEAD:body");
+      })(),
+    ])) as [[TunnelResult], void];
+    assert.equal(r[0].bytesFromClient, 9);
+  });
+
+  it("turns TCP keep-alive on both sockets", async (t) => {
+    const f = await fixture(t, echo, { idleTimeoutMs: 0, keepAliveMs: 45_000 });
+    const client = await connectTo(t, f.port);
+    client.socket.write("x");
+    await waitFor(() => (f.tunnels[0]?.bytesToClient ?? 0) === 1);
+    // ss shows a keepalive timer on both sockets the tunnel owns: the accepted one
+    // (front port ↔ test client) and the upstream one (↔ target port).
+    const target = await f.target();
+    const rows = execFileSync("ss", ["-tnoH", "state", "established"], { encoding: "utf8" })
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)); // Recv-Q Send-Q Local Peer timer…
+    const row = (local: string, remote: string): string =>
+      rows.find((r) => r[2] === local && r[3] === remote)?.join(" ") ?? "(no such socket)";
+    const accepted = row(`127.0.0.1:${f.port}`, `127.0.0.1:${client.socket.localPort}`);
+    const upstream = row(
+      `127.0.0.1:${target.socket.remotePort}`,
+      `127.0.0.1:${target.socket.localPort}`,
+    );
+    assert.match(accepted, /keepalive/);
+    assert.match(upstream, /keepalive/);
+  });
+});
