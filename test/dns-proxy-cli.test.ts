@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { describe, it } from "node:test";
+import { startDnsmasq } from "./helpers/dnsmasq.ts";
 import { binPath, runCli } from "./helpers/run-cli.ts";
 import { connectTo, waitFor } from "./helpers/tcp-peers.ts";
 import { freeTcpPort, startBackend } from "./helpers/tcp-proxy-fixture.ts";
@@ -145,6 +146,25 @@ describe("egress-router dns-proxy", () => {
     assert.equal(await roundTrip(t, p2, "kept"), "kept");
     router.child.kill("SIGTERM");
     assert.equal(await router.exit(), 0);
+  });
+
+  it("explain --resolve says what a port's name resolves to now, asking the proxy's servers", async (t) => {
+    const dns = await startDnsmasq(t, { "db.test.example": ["192.0.2.7", "192.0.2.8"] });
+    const rules = "5432 db.test.example\n6379 cache.test.example";
+    const env = { EGRESS_DNS_PROXY_DESTINATION: rules, EGRESS_DNS_PROXY_NAMESERVERS: dns.server };
+    const [found, missing] = await Promise.all([
+      runCli(["explain", "5432", "--resolve"], env),
+      runCli(["explain", "6379", "--resolve"], env),
+    ]);
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal(
+      found.stdout.split("\n")[1],
+      `dns-proxy: db.test.example resolves now to 192.0.2.7, 192.0.2.8 (TTL 1 s; prefer-ipv4; asked ${dns.server}); new connections use each in turn`,
+    );
+    assert.equal(
+      missing.stdout.split("\n")[1],
+      `dns-proxy: cache.test.example does not resolve now: cache.test.example: no such name (NXDOMAIN) (asked ${dns.server}); a running proxy keeps its last good answer for a while and retries`,
+    );
   });
 
   it("has real --help", async () => {

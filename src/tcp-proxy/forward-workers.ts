@@ -6,8 +6,9 @@ import type { CloseReason } from "../observe/events.ts";
 import { channels } from "../observe/events.ts";
 import type { EngineStats } from "./forward-engine.ts";
 import type { ForwardOptions, ForwardRule } from "./forward-config.ts";
-import type { ForwardedChannel, FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
-import { forwardedChannels } from "./worker-protocol.ts";
+import type { ForwardedChannel } from "./event-batch.ts";
+import { decodeEvents, forwardedChannels } from "./event-batch.ts";
+import type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
 
 type Request = ToWorker & { id: number };
 type RequestBody = Request extends infer R
@@ -180,7 +181,7 @@ export class ForwardWorkers {
         this.#onReport(m.key, m.address, m.error);
         break;
       case "events":
-        for (const [name, event] of m.batch) channels[name].publish(event);
+        for (const [name, event] of decodeEvents(m.batch)) channels[name].publish(event);
         break;
     }
   }

@@ -12,15 +12,7 @@ export interface WorkerData {
   readonly limit: SharedArrayBuffer;
 }
 
-/** Channels a worker forwards to the main thread (keys of `channels` in observe/events.ts). */
-export const forwardedChannels = [
-  "connectionOpen",
-  "connectionClose",
-  "upstreamError",
-  "connectLatency",
-  "upstreamHealth",
-] as const;
-export type ForwardedChannel = (typeof forwardedChannels)[number];
+import type { ForwardedChannel } from "./event-batch.ts";
 
 export type ToWorker =
   | { readonly t: "apply"; readonly id: number; readonly rules: readonly ForwardRule[] }
@@ -52,4 +44,5 @@ export type FromWorker =
       /** undefined: it connected again */
       readonly error: string | undefined;
     }
-  | { readonly t: "events"; readonly batch: readonly [ForwardedChannel, unknown][] };
+  /** EventBatch.take(): the events published in the worker since the last batch */
+  | { readonly t: "events"; readonly batch: string };

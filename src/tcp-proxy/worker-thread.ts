@@ -7,7 +7,9 @@ import { ConnectionLimit } from "./connection-limit.ts";
 import type { PoolSource } from "./forward-engine.ts";
 import { ForwardEngine } from "./forward-engine.ts";
 import { UpstreamPool } from "./upstream-pool.ts";
-import type { ForwardedChannel, FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
+import type { ForwardedChannel } from "./event-batch.ts";
+import { EventBatch } from "./event-batch.ts";
+import type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
 import type { UpstreamErrorKind } from "../observe/events.ts";
 
 const port = parentPort;
@@ -41,13 +43,12 @@ const engine = new ForwardEngine(
 );
 
 // Events: subscribe locally to what the main thread has subscribers for; send in batches.
-let batch: [ForwardedChannel, unknown][] = [];
+const batch = new EventBatch();
 let flushing = false;
 const flush = (): void => {
   flushing = false;
-  if (batch.length === 0) return;
-  send({ t: "events", batch });
-  batch = [];
+  if (batch.size === 0) return;
+  send({ t: "events", batch: batch.take() });
 };
 const forwarders = new Map<ForwardedChannel, (message: unknown) => void>();
 function subscribe(wanted: readonly ForwardedChannel[]): void {
@@ -60,8 +61,8 @@ function subscribe(wanted: readonly ForwardedChannel[]): void {
   for (const name of wanted) {
     if (forwarders.has(name)) continue;
     const fn = (message: unknown): void => {
-      batch.push([name, message]);
-      if (batch.length >= 256) flush();
+      batch.add(name, message as object);
+      if (batch.size >= 256) flush();
       else if (!flushing) {
         flushing = true;
         setTimeout(flush, 20).unref();
