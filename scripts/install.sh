@@ -9,6 +9,7 @@ debs=(
   nftables iptables iproute2 iputils-arping procps kmod # network setup and NAT
   dnsmasq-base                                          # the lab's DNS server
   curl socat python3                                    # real clients in tests and the demo
+  openssl                                               # certificates made in the TLS tests
   haproxy squid wrk iperf3                              # benchmarks against the originals
   keepalived                                            # active/standby election
   chromium                                              # status page test (headless)

@@ -2,17 +2,19 @@
 // one-line refusal without root.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { uniqueLabName } from "../src/lab/lab.ts";
-import { privileged } from "./helpers/privileged.ts";
+import { egressLinkUnsupportedReason, uniqueLabName } from "../src/lab/lab.ts";
+import { privileged, privilegedSkipReason } from "./helpers/privileged.ts";
 import { runCli } from "./helpers/run-cli.ts";
 
 const env = { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+// generous: a busy shared host can slow a lab build a lot; this is no speed test
+const run = (args: string[], timeoutMs = 120_000) => runCli(args, env, { timeoutMs });
 
 describe("egress-router lab", privileged(), () => {
   it("up, status, demo on the lab that is up, down", async (t) => {
     const name = uniqueLabName("c");
-    t.after(() => runCli(["lab", "down", "--name", name], env));
-    const up = await runCli(["lab", "up", "--name", name], env);
+    t.after(() => run(["lab", "down", "--name", name]));
+    const up = await run(["lab", "up", "--name", name]);
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, new RegExp(`^lab "${name}" is up \\(\\d+\\.\\d s\\)\\n`));
     assert.match(
@@ -20,12 +22,12 @@ describe("egress-router lab", privileged(), () => {
       new RegExp(`^  router +erlab-${name}-router +eth0 192\\.0\\.2\\.2,`, "m"),
     );
 
-    const list = await runCli(["lab", "status"], env);
+    const list = await run(["lab", "status"]);
     assert.match(list.stdout, new RegExp(`^${name} +up$`, "m"));
-    const one = await runCli(["lab", "status", "--name", name], env);
+    const one = await run(["lab", "status", "--name", name]);
     assert.match(one.stdout, /\nfirewall since its last reset: 0 admitted, 0 rejected\n$/);
 
-    const again = await runCli(["lab", "up", "--name", name], env);
+    const again = await run(["lab", "up", "--name", name]);
     assert.equal(again.code, 1);
     assert.match(
       again.stderr,
@@ -35,9 +37,7 @@ describe("egress-router lab", privileged(), () => {
     );
 
     // the README's demo, on this lab: every redirect scenario, nothing leaked
-    const demo = await runCli(["lab", "demo", "--name", name, "--only", "redirect"], env, {
-      timeoutMs: 90_000,
-    });
+    const demo = await run(["lab", "demo", "--name", name, "--only", "redirect"], 300_000);
     assert.equal(demo.stderr, "");
     assert.equal(demo.code, 0, demo.stdout);
     assert.match(demo.stdout, new RegExp(`^using the lab "${name}" that is up\\n`));
@@ -56,11 +56,36 @@ describe("egress-router lab", privileged(), () => {
       new RegExp(`\\nlab "${name}" left up: egress-router lab down --name ${name}\\n$`),
     );
 
-    const down = await runCli(["lab", "down", "--name", name], env);
+    const down = await run(["lab", "down", "--name", name]);
     assert.deepEqual([down.code, down.stdout], [0, `lab "${name}" removed\n`]);
-    const gone = await runCli(["lab", "status", "--name", name], env);
+    const gone = await run(["lab", "status", "--name", name]);
     assert.equal(gone.code, 1);
   });
+
+  it(
+    "lab demo --interface ipvlan: every redirect scenario over an ipvlan egress interface",
+    { skip: egressLinkUnsupportedReason("ipvlan") ?? false },
+    async () => {
+      const name = uniqueLabName("i");
+      const demo = await runCli(
+        ["lab", "demo", "--name", name, "--interface", "ipvlan", "--only", "redirect"],
+        env,
+        { timeoutMs: 120_000 },
+      );
+      await runCli(["lab", "down", "--name", name], env); // in case it failed half-way
+      assert.equal(demo.stderr, "");
+      assert.equal(demo.code, 0, demo.stdout);
+      assert.match(
+        demo.stdout,
+        /^ {2}router +\S+ +eth0 192\.0\.2\.2, 2001:db8:1::2; ipvlan0 \(ipvlan\)/m,
+      );
+      assert.match(
+        demo.stdout,
+        /\n✔ 17 scenarios, all as expected\.\n {2}The firewall rejected no source/,
+      );
+      assert.match(demo.stdout, new RegExp(`\\nlab "${name}" removed\\n$`));
+    },
+  );
 
   it("without root: one line, exit 1", async () => {
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
@@ -79,4 +104,45 @@ describe("egress-router lab", privileged(), () => {
     );
     assert.equal(r.code, 1);
   });
+});
+
+describe("egress-router lab --interface", () => {
+  it("names the types it knows, and refuses two flags that disagree", async () => {
+    const bad = await runCli(["lab", "up", "--interface", "bond"], env);
+    assert.deepEqual(
+      [bad.code, bad.stderr.split("\n")[0]],
+      [
+        2,
+        'egress-router lab: Cannot use --interface "bond": unknown interface type; use macvlan, ipvlan, veth',
+      ],
+    );
+    const both = await runCli(
+      ["lab", "up", "--interface", "ipvlan", "--egress-link", "macvlan"],
+      env,
+    );
+    assert.deepEqual(
+      [both.code, both.stderr.split("\n")[0]],
+      [
+        2,
+        'egress-router lab: Cannot use --interface "ipvlan" with --egress-link "macvlan": they name the same thing; give one',
+      ],
+    );
+  });
+
+  const noIpvlan = egressLinkUnsupportedReason("ipvlan");
+  it(
+    "on a kernel without ipvlan: one line saying so, and nothing left behind",
+    { skip: noIpvlan === undefined ? "this kernel has ipvlan" : (privilegedSkipReason() ?? false) },
+    async () => {
+      const name = uniqueLabName("n");
+      const r = await runCli(["lab", "up", "--name", name, "--interface", "ipvlan"], env);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `lab: Cannot build the lab "${name}" with an ipvlan egress interface: ${noIpvlan}; use --interface macvlan, or a kernel with ipvlan\n`,
+      );
+      const list = await runCli(["lab", "status"], env);
+      assert.doesNotMatch(list.stdout, new RegExp(`^${name} `, "m"));
+    },
+  );
 });

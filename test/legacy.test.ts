@@ -28,7 +28,7 @@ function lines(child: ChildProcess) {
     partial = parts.pop() ?? "";
     seen.push(...parts.filter(Boolean));
   });
-  const next = async (match: (l: string) => boolean, from = 0, ms = 10_000): Promise<string> => {
+  const next = async (match: (l: string) => boolean, from = 0, ms = 30_000): Promise<string> => {
     const deadline = Date.now() + ms;
     for (;;) {
       const found = seen.slice(from).find(match);

@@ -4,6 +4,7 @@ import { checkCommand } from "./check.ts";
 import { dnsProxyCommand } from "./dns-proxy.ts";
 import { explainCommand } from "./explain.ts";
 import { labCommand } from "./lab.ts";
+import { httpProxyCommand } from "./http-proxy.ts";
 import { manifestsCommand } from "./manifests.ts";
 import { redirectCommand } from "./redirect.ts";
 import { setupCommand } from "./setup.ts";
@@ -14,6 +15,7 @@ export const commands: readonly Command[] = [
   setupCommand,
   redirectCommand,
   dnsProxyCommand,
+  httpProxyCommand,
   manifestsCommand,
   labCommand,
 ];

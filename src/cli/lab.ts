@@ -23,7 +23,7 @@ export const labCommand: Command = {
 
 A lab is a set of network namespaces on this host modelling a cluster and the outside
 world: a client pod; the router pod (eth0 on the cluster, macvlan0 on a LAN, left down
-as the SDN leaves it); a gateway; an external server behind a firewall that admits ONLY
+as the SDN leaves it; ipvlan0 with --interface ipvlan); a gateway; an external server behind a firewall that admits ONLY
 the reserved source address (and names every other source it turns away); and a DNS
 server (dnsmasq) naming the external services. Documentation addresses only
 (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): no packet leaves the lab.
@@ -38,7 +38,9 @@ server (dnsmasq) naming the external services. Documentation addresses only
 
 Options:
   --name <name>          the lab (default ${DEFAULT_NAME}); namespaces are erlab-<name>-<role>
-  --egress-link <type>   how the router's egress interface reaches the LAN: ${EGRESS_LINK_TYPES.join(" (default), ")}
+  --interface <type>     how the router's egress interface reaches the LAN:
+                         ${EGRESS_LINK_TYPES.join(" (default), ")}; ipvlan is L2 mode, on the
+                         node uplink's own MAC address (also --egress-link <type>)
   --all                  down: every lab on this host
   --keep                 demo: leave the lab up afterwards
   --only <mode>          demo: only this mode's scenarios (${DEMO_MODES.join(", ")})
@@ -57,6 +59,7 @@ Examples:
       {
         name: { type: "string" },
         "egress-link": { type: "string" },
+        interface: { type: "string" },
         all: { type: "boolean" },
         keep: { type: "boolean" },
         only: { type: "string" },
@@ -73,12 +76,7 @@ Examples:
     const name = typeof flags["name"] === "string" ? flags["name"] : DEFAULT_NAME;
     const problem = labNameProblem(name);
     if (problem) throw new UsageError(problem);
-    const link = (flags["egress-link"] ?? "macvlan") as EgressLinkType;
-    if (!EGRESS_LINK_TYPES.includes(link)) {
-      throw new UsageError(
-        `egress-router lab: Cannot use --egress-link "${String(link)}": unknown; use ${EGRESS_LINK_TYPES.join(" or ")}`,
-      );
-    }
+    const link = egressLinkFlag(flags);
     const trace =
       flags["verbose"] === true ? (l: string) => process.stderr.write(`${l}\n`) : undefined;
     const common = { env, ...(trace ? { trace } : {}) };
@@ -107,12 +105,57 @@ Examples:
   },
 };
 
+/** --interface, or its older name --egress-link (not both, unless they agree). */
+function egressLinkFlag(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+): EgressLinkType {
+  const byType = flags["interface"];
+  const byLink = flags["egress-link"];
+  if (typeof byType === "string" && typeof byLink === "string" && byType !== byLink) {
+    throw new UsageError(
+      `egress-router lab: Cannot use --interface "${byType}" with --egress-link "${byLink}": they name the same thing; give one`,
+    );
+  }
+  const flag = typeof byType === "string" ? "--interface" : "--egress-link";
+  const link = (byType ?? byLink ?? "macvlan") as EgressLinkType;
+  if (!EGRESS_LINK_TYPES.includes(link)) {
+    throw new UsageError(
+      `egress-router lab: Cannot use ${flag} "${String(link)}": unknown interface type; use ${EGRESS_LINK_TYPES.join(", ")}`,
+    );
+  }
+  return link;
+}
+
 type Common = { env: Env; trace?: (l: string) => void };
+
+/**
+ * While a lab is being built (or a demo runs on a lab it built), Ctrl-C removes the lab
+ * before the process ends, instead of leaving namespaces and servers behind.
+ */
+function removeOnInterrupt(name: string, env: Env): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\ninterrupted: removing the lab "${name}"\n`);
+    destroyLab(name, { env })
+      .catch((err: unknown) => process.stderr.write(`${String(err)}\n`))
+      .finally(() => {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        process.kill(process.pid, signal); // end as the signal would have
+      });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+}
 
 async function up(name: string, link: EgressLinkType, common: Common): Promise<number> {
   requireRoot("build the lab");
   const start = performance.now();
-  const lab = await createLab({ name, egressLink: link, ...common });
+  const release = removeOnInterrupt(name, common.env);
+  const lab = await createLab({ name, egressLink: link, ...common }).finally(release);
   const s = ((performance.now() - start) / 1000).toFixed(1);
   process.stdout.write(`lab "${name}" is up (${s} s)\n\n${describeLab(lab)}`);
   return 0;
@@ -184,11 +227,13 @@ async function demo(
   const write = (t: string) => void process.stdout.write(t);
   let lab: Lab;
   let built = false;
+  let release = () => {};
   if (existing?.complete) {
     lab = openLab(name, common);
     write(`using the lab "${name}" that is up\n`);
   } else {
     if (existing) await destroyLab(name, { env: common.env }); // half-built: start over
+    release = removeOnInterrupt(name, common.env);
     write(`building the lab "${name}"… `);
     const start = performance.now();
     lab = await createLab({ name, egressLink: link, ...common });
@@ -200,6 +245,7 @@ async function demo(
     write(summarize(result, groups, [lab.v4.source, lab.v6.source], tty));
     return result.rows.every((r) => r.ok) && result.leaked.length === 0 ? 0 : 1;
   } finally {
+    release();
     if (built && flags["keep"] !== true) {
       await lab.down();
       write(`lab "${name}" removed\n`);

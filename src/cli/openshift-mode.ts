@@ -4,10 +4,10 @@
 import { ConfigError } from "../config/config-error.ts";
 import { settings } from "../config/catalogue.ts";
 import type { Env } from "../config/read-setting.ts";
-import { fileEnvName } from "../config/read-setting.ts";
 import { parseHttpRules, formatHttpRule } from "../config/http-rules.ts";
 import { readSetting } from "../config/read-setting.ts";
 import { runDnsProxy } from "./dns-proxy.ts";
+import { runHttpProxyImage } from "./http-proxy.ts";
 import { runRouterImage } from "./router-image.ts";
 
 export type OpenShiftImage = "router" | "http-proxy" | "dns-proxy" | "legacy" | "none";
@@ -34,9 +34,7 @@ export async function runOpenShiftMode(env: Env): Promise<number> {
       case "http-proxy":
         if ((env[settings.httpProxyMode.env] ?? "") === "unit-test")
           return printCheckedHttpRules(env);
-        throw new Error(
-          `${fileEnvName(settings.httpProxyDestination)}: the HTTP proxy is not part of this build`,
-        );
+        return await runHttpProxyImage(env);
       case "dns-proxy":
         return await runDnsProxy(env);
       case "none": {

@@ -30,6 +30,17 @@ import {
   nameserversValue,
   ttlBoundsValue,
 } from "./dns-proxy-values.ts";
+import {
+  parseCount,
+  parseDnsServers,
+  parsePortList,
+  parseSwitch,
+  parseWorkers,
+} from "./http-proxy-values.ts";
+
+function stateOf(r: unknown): string | undefined {
+  return typeof r === "string" ? r : undefined;
+}
 
 /** Validators for `check` and start-up: each returns "<state>; <fix>" or undefined. */
 export const valueChecks = {
@@ -52,6 +63,13 @@ export const valueChecks = {
   oneOf: (...values: string[]): ((v: string) => string | undefined) => {
     return (v) => (values.includes(v) ? undefined : `use one of: ${values.join(", ")}`);
   },
+  count: (min: number, max: number): ((v: string) => string | undefined) => {
+    return (v) => stateOf(parseCount(v, min, max));
+  },
+  portList: (v: string): string | undefined => stateOf(parsePortList(v)),
+  dnsServers: (v: string): string | undefined => stateOf(parseDnsServers(v)),
+  workers: (v: string): string | undefined => stateOf(parseWorkers(v)),
+  switch: (v: string): string | undefined => stateOf(parseSwitch(v)),
 } as const;
 
 function setting(
@@ -251,6 +269,78 @@ export const settings = {
     default: "8080",
     check: valueChecks.port(1),
   }),
+  httpProxyConnectPorts: setting(
+    "EGRESS_HTTP_PROXY_CONNECT_PORTS",
+    "http-proxy-connect-ports",
+    "Ports CONNECT tunnels may reach, e.g. 443,8443,10000-10100; empty: any port (as OpenShift's proxy).",
+    { check: valueChecks.portList },
+  ),
+  httpProxyAudit: setting(
+    "EGRESS_HTTP_PROXY_AUDIT",
+    "http-proxy-audit",
+    "Audit mode: log and count what the rules would deny (decision lines with audit: true), but allow it.",
+    { flagType: "boolean", check: valueChecks.switch },
+  ),
+  httpProxyWorkers: setting(
+    "EGRESS_HTTP_PROXY_WORKERS",
+    "http-proxy-workers",
+    "Proxy processes sharing the port (SO_REUSEPORT); auto: one per CPU the container may use.",
+    { default: "auto", check: valueChecks.workers },
+  ),
+  httpProxyMaxConnections: setting(
+    "EGRESS_HTTP_PROXY_MAX_CONNECTIONS",
+    "http-proxy-max-connections",
+    "Client connections open at once (all workers together); beyond it a connection gets 503.",
+    { default: "10000", check: valueChecks.count(1, 1_000_000) },
+  ),
+  httpProxyMaxHeaderBytes: setting(
+    "EGRESS_HTTP_PROXY_MAX_HEADER_BYTES",
+    "http-proxy-max-header-bytes",
+    "Largest request head (request line and headers) in bytes; a larger one gets 431.",
+    { default: "32768", check: valueChecks.count(1024, 1_048_576) },
+  ),
+  httpProxyHeaderTimeout: setting(
+    "EGRESS_HTTP_PROXY_HEADER_TIMEOUT",
+    "http-proxy-header-timeout",
+    "Seconds a client has to send a complete request head from its first byte; then 408.",
+    { default: "30", check: valueChecks.seconds },
+  ),
+  httpProxyKeepAliveTimeout: setting(
+    "EGRESS_HTTP_PROXY_KEEPALIVE_TIMEOUT",
+    "http-proxy-keepalive-timeout",
+    "Seconds an idle client connection is kept open between requests.",
+    { default: "60", check: valueChecks.seconds },
+  ),
+  httpProxyIdleTimeout: setting(
+    "EGRESS_HTTP_PROXY_IDLE_TIMEOUT",
+    "http-proxy-idle-timeout",
+    "Seconds without a byte moving during a request, a response or a CONNECT tunnel; then 408/504 or the connection is closed.",
+    { default: "900", check: valueChecks.seconds },
+  ),
+  httpProxyConnectTimeout: setting(
+    "EGRESS_HTTP_PROXY_CONNECT_TIMEOUT",
+    "http-proxy-connect-timeout",
+    "Seconds to connect to a destination (all its addresses); then 504.",
+    { default: "10", check: valueChecks.seconds },
+  ),
+  httpProxyDnsServers: setting(
+    "EGRESS_HTTP_PROXY_DNS_SERVERS",
+    "http-proxy-dns-servers",
+    "DNS servers the proxy asks, e.g. 10.0.0.10 or [2001:db8::53]:53; empty: the system resolver (/etc/hosts, resolv.conf search domains).",
+    { check: valueChecks.dnsServers },
+  ),
+  httpProxyDnsTimeout: setting(
+    "EGRESS_HTTP_PROXY_DNS_TIMEOUT",
+    "http-proxy-dns-timeout",
+    "Seconds a name lookup may take; then 504.",
+    { default: "5", check: valueChecks.seconds },
+  ),
+  httpProxyDnsCacheSeconds: setting(
+    "EGRESS_HTTP_PROXY_DNS_CACHE_SECONDS",
+    "http-proxy-dns-cache-seconds",
+    "Longest time an answer is reused (never beyond its TTL with EGRESS_HTTP_PROXY_DNS_SERVERS); 0: look up every request.",
+    { default: "5", check: valueChecks.seconds },
+  ),
   drainSeconds: setting(
     "EGRESS_DRAIN_SECONDS",
     "drain-seconds",

@@ -148,6 +148,24 @@ export function labBuildSteps(t: LabTopology): BuildStep[] {
       );
       steps.push(ipIn(ns.node, "link", "set", t.egressInterface, "netns", ns.router));
       break;
+    case "ipvlan":
+      // L2 mode: the router's frames carry ens0's own MAC address; the LAN sees no new MAC
+      steps.push(
+        ipIn(
+          ns.node,
+          "link",
+          "add",
+          t.egressInterface,
+          "link",
+          "ens0",
+          "type",
+          "ipvlan",
+          "mode",
+          "l2",
+        ),
+      );
+      steps.push(ipIn(ns.node, "link", "set", t.egressInterface, "netns", ns.router));
+      break;
     case "veth":
       steps.push(veth(ns.router, t.egressInterface, ns.gateway, "v-router"));
       steps.push(ipIn(ns.gateway, "link", "set", "v-router", "master", "lan0", "up"));

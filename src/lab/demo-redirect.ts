@@ -34,7 +34,7 @@ function scenario(
     ...(protocol === "sctp" ? { skip: sctpUnsupportedReason } : {}),
     run: (ctx: DemoContext) =>
       protocol === "sctp"
-        ? ctx.lab.probeSctp("client", to, port, expect.outcome === "timeout" ? 1000 : 3000)
+        ? ctx.lab.probeSctp("client", to, port, expect.outcome === "timeout" ? 1000 : 5000)
         : ctx.lab.probe("client", { protocol, address: to, port }),
   };
 }
@@ -140,7 +140,7 @@ function legacyGroup(): ScenarioGroup {
   let log: string[] = [];
   let rulesFile = "";
   const waitLog = async (msg: string, from: number): Promise<void> => {
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (log.slice(from).some((l) => l.includes(`"msg":"${msg}"`))) return;
       if (router?.exitCode !== null) break;

@@ -62,11 +62,25 @@ export interface DemoContext {
 /** The program the demo runs: the same entry point people and the image use. */
 export const ROUTER_BIN = fileURLToPath(new URL("../../bin/egress-router", import.meta.url));
 
-function envArgs(env: Record<string, string>): string[] {
-  return ["env", "-i", ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+/**
+ * The interface names the router must be told, as a deployment tells it (EGRESS_INTERFACE):
+ * only those that differ from the defaults (macvlan0, eth0), so the settings shown stay those
+ * of an OpenShift SDN pod wherever the lab looks like one.
+ */
+export function labInterfaceEnv(lab: Lab): Record<string, string> {
+  const t = lab.topology;
+  return {
+    ...(t.egressInterface === "macvlan0" ? {} : { EGRESS_INTERFACE: t.egressInterface }),
+    ...(t.clusterInterface === "eth0" ? {} : { EGRESS_CLUSTER_INTERFACE: t.clusterInterface }),
+  };
 }
 
 export function demoContext(lab: Lab): DemoContext {
+  const envArgs = (env: Record<string, string>) => [
+    "env",
+    "-i",
+    ...Object.entries({ ...labInterfaceEnv(lab), ...env }).map(([k, v]) => `${k}=${v}`),
+  ];
   return {
     lab,
     async runRouter(args, env) {

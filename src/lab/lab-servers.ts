@@ -60,7 +60,7 @@ async function waitFor(
   log: string,
   ready: () => boolean | Promise<boolean>,
 ): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (await ready()) return;
     await new Promise((r) => setTimeout(r, 50));
@@ -69,6 +69,6 @@ async function waitFor(
     ? readFileSync(log, "utf8").trim().split("\n").slice(-3).join(" | ")
     : "";
   throw new LabError(
-    `lab: Cannot start ${what}: not ready after 10 s${tail ? `; its log says: ${tail}` : ""}`,
+    `lab: Cannot start ${what}: not ready after 30 s${tail ? `; its log says: ${tail}` : ""}`,
   );
 }

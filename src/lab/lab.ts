@@ -28,10 +28,12 @@ import { LAB_ROLES, labTopology, namespaceName, parseNamespaceName } from "./top
 import { LabError, requireRoot } from "./lab-error.ts";
 import { startServers } from "./lab-servers.ts";
 import { probeSctp } from "./sctp.ts";
+import { egressLinkUnsupportedReason } from "./link-support.ts";
 
 export { LabError, requireRoot } from "./lab-error.ts";
 export { LAB_SERVER_PORTS } from "./lab-servers.ts";
 export { sctpUnsupportedReason } from "./sctp.ts";
+export { egressLinkUnsupportedReason } from "./link-support.ts";
 
 /** Where labs keep their runtime files (hosts file, logs, pid files). */
 export const DEFAULT_LAB_STATE_DIR = "/run/egress-router-lab";
@@ -137,7 +139,7 @@ export class Lab implements AsyncDisposable {
         `--timeout-ms=${timeoutMs}`,
         ...(target.host !== undefined ? [`--host=${target.host}`] : []),
       ],
-      { timeoutMs: timeoutMs + 10_000 },
+      { timeoutMs: timeoutMs + 30_000 },
     );
     return JSON.parse(r.stdout) as ProbeResult;
   }
@@ -147,7 +149,7 @@ export class Lab implements AsyncDisposable {
    * tracking and NAT handle SCTP): a receiver in the external namespace waits for one
    * packet, then one INIT is sent from `from` (IPv4 only).
    */
-  probeSctp(from: LabRole, address: string, port: number, timeoutMs = 3000): Promise<ProbeResult> {
+  probeSctp(from: LabRole, address: string, port: number, timeoutMs = 5000): Promise<ProbeResult> {
     return probeSctp(this, from, address, port, timeoutMs);
   }
 
@@ -213,6 +215,12 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
   const dir = `${stateDir}/${name}`;
   const runner = createCommandRunner({ env, ...(options.trace ? { trace: options.trace } : {}) });
+  const unsupported = egressLinkUnsupportedReason(topology.egressLink);
+  if (unsupported !== undefined) {
+    throw new LabError(
+      `lab: Cannot build the lab "${name}" with an ${topology.egressLink} egress interface: ${unsupported}; use --interface macvlan, or a kernel with ipvlan`,
+    );
+  }
   const taken = (await listNamespaces(runner)).filter((ns) => parseNamespaceName(ns)?.lab === name);
   if (taken.length > 0) {
     throw new LabError(

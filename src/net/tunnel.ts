@@ -8,6 +8,7 @@
 // with the emitter as `this`), so a tunnel allocates no closures.
 import type { Socket } from "node:net";
 import type { CloseReason } from "../observe/events.ts";
+import { hasReusableReads, setReadSink } from "./reusable-reads.ts";
 
 export interface TunnelOptions {
   /** close the tunnel after this long without a byte moving either way; 0: never */
@@ -143,6 +144,8 @@ function socketClosed(t: TunnelState, s: Socket): void {
 function attach(s: TunnelSocket, t: TunnelState): void {
   s[kTunnel] = t;
   s.allowHalfOpen = true;
+  // A socket reading into its own buffer (net/reusable-reads) has no "data" events.
+  if (hasReusableReads(s)) setReadSink(s, onData, t.peer(s));
   s.on("error", onError);
   s.on("end", onEnd);
   s.on("drain", onDrain);

@@ -39,3 +39,8 @@ export async function blackhole(t: TestContext, host: string): Promise<{ port: n
   }
   throw new Error("could not fill the accept queue of the blackhole listener");
 }
+
+/** The IPv4 loopback form: the port of a blackhole on 127.0.0.1. */
+export async function startBlackhole(t: TestContext): Promise<number> {
+  return (await blackhole(t, "127.0.0.1")).port;
+}

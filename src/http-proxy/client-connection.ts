@@ -1,0 +1,498 @@
+// One client connection: feeds the request parser, queues pipelined requests (one active at
+// a time, the socket paused while others wait), enforces the head and idle timeouts (checked
+// by the proxy's sweeper against a coarse clock, so no timer is armed per request), answers
+// refusals, and turns into a tunnel after CONNECT or a 101.
+import type { Socket } from "node:net";
+import { startTunnel, type Tunnel } from "../net/tunnel.ts";
+import {
+  channels,
+  publishConnectionClose,
+  publishConnectionOpen,
+  type CloseReason,
+} from "../observe/events.ts";
+import { ConnectRequest } from "./connect.ts";
+import {
+  Exchange,
+  PAUSE_PIPELINE,
+  PAUSE_TUNNEL,
+  type ExchangeKind,
+  type ProxyRequest,
+} from "./exchange.ts";
+import {
+  REQUEST,
+  createParser,
+  isParseError,
+  methods,
+  rawBodyLength,
+  releaseParser,
+  resetParser,
+  type ParseError,
+  type Parser,
+  type RawHeaders,
+} from "./llhttp.ts";
+import type { ProxyContext } from "./proxy-context.ts";
+import { parseErrorReject, renderReject, seconds, type Reject } from "./reject.ts";
+import { detachUpstream, type UpstreamConn } from "./upstream.ts";
+
+/** after our last answer, how long a client may take to close before we drop it */
+const LINGER_MS = 2_000;
+/** TCP keep-alive probes on tunnels (dead peers are found even when idle is long) */
+const TUNNEL_KEEPALIVE_MS = 60_000;
+
+const kConn = Symbol("client-connection");
+type ClientSocket = Socket & { [kConn]?: ClientConnection };
+
+export class ClientConnection {
+  readonly socket: ClientSocket;
+  readonly ctx: ProxyContext;
+  readonly parser: Parser;
+  readonly openedAt = performance.now();
+  active: ProxyRequest | undefined = undefined;
+  readonly queue: ProxyRequest[] = [];
+  /** the request whose head/body the parser is reading */
+  parsing: ProxyRequest | undefined = undefined;
+  acc: RawHeaders = [];
+  urlAcc = "";
+  /** clock when the current request head began (0: not reading a head) */
+  headSince = 0;
+  lastActivity: number;
+  paused = 0;
+  closing = false;
+  closed = false;
+  /** the parser stopped at a CONNECT or Upgrade head: no more HTTP on this connection */
+  stopped = false;
+  /** the answer to a malformed pipelined request, sent once the one before it is answered */
+  deferredReject: Reject | undefined = undefined;
+  /** request body bytes still to relay without the parser (Content-Length bodies) */
+  rawRemaining = 0;
+  /** the parser will report the (fake) end of the message we stopped it at: ignore it */
+  skipComplete = false;
+  tunnel: Tunnel | undefined = undefined;
+  endReason: CloseReason | undefined = undefined;
+  last: ProxyRequest | undefined = undefined;
+  private clientTextCache: string | undefined = undefined;
+
+  constructor(socket: Socket, ctx: ProxyContext) {
+    this.socket = socket;
+    this.ctx = ctx;
+    this.lastActivity = ctx.clock;
+    this.parser = createParser(REQUEST, ctx.options.maxHeaderBytes, requestCallbacks, this);
+    this.socket[kConn] = this;
+    socket.on("data", onData);
+    socket.on("drain", onDrain);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    ctx.connections.add(this);
+    if (channels.connectionOpen.hasSubscribers) {
+      publishConnectionOpen({
+        mode: "http-proxy",
+        listener: ctx.options.listenerName,
+        client: this.clientText,
+      });
+    }
+  }
+
+  /** "ip:port" of the client, built once and only when asked. */
+  get clientText(): string {
+    if (this.clientTextCache === undefined) {
+      let a = this.socket.remoteAddress ?? "?";
+      // On a dual-stack listener IPv4 clients appear IPv4-mapped; show them as IPv4.
+      if (a.startsWith("::ffff:") && a.includes(".")) a = a.slice(7);
+      this.clientTextCache = `${a.includes(":") ? `[${a}]` : a}:${this.socket.remotePort ?? 0}`;
+    }
+    return this.clientTextCache;
+  }
+
+  pauseFor(bit: number): void {
+    if (this.paused === 0) this.socket.pause();
+    this.paused |= bit;
+  }
+
+  resumeFor(bit: number): void {
+    if ((this.paused & bit) === 0) return;
+    this.paused &= ~bit;
+    if (this.paused === 0 && !this.closed) this.socket.resume();
+  }
+
+  /** A request head was parsed: queue it, start it when it is the only one. */
+  enqueue(r: ProxyRequest): void {
+    this.parsing = r;
+    if (this.active === undefined && !this.closing) {
+      this.active = r;
+      r.begin();
+    } else {
+      this.queue.push(r);
+      this.pauseFor(PAUSE_PIPELINE);
+    }
+  }
+
+  /** The active request is answered in full. */
+  exchangeDone(r: ProxyRequest, close: boolean): void {
+    this.last = r;
+    this.active = undefined;
+    this.lastActivity = this.ctx.clock;
+    if (this.deferredReject !== undefined) {
+      this.rejectAndClose(this.deferredReject);
+      return;
+    }
+    if (close || this.closing || this.ctx.draining) {
+      const next = this.queue[0];
+      if (!close && this.ctx.draining && next !== undefined) {
+        // A request sent behind the last one we serve: tell it why instead of dropping it.
+        this.rejectAndClose({
+          status: 503,
+          message: "Cannot serve the request: the proxy is shutting down; send it again",
+        });
+        return;
+      }
+      this.endReason ??= "done";
+      this.lingeringClose();
+      return;
+    }
+    const next = this.queue.shift();
+    if (next !== undefined) {
+      this.active = next;
+      if (this.queue.length === 0) this.resumeFor(PAUSE_PIPELINE);
+      next.begin();
+    }
+  }
+
+  /** Writes a complete refusal and closes once it is out. */
+  rejectAndClose(r: Reject): void {
+    if (this.closed) return;
+    this.ctx.totals.rejected++;
+    if (this.active !== undefined) this.last = this.active;
+    this.active = undefined;
+    for (const q of this.queue) q.abort();
+    this.queue.length = 0;
+    if (this.socket.writable) this.socket.write(renderReject(r));
+    this.endReason ??= r.status === 403 ? "denied" : r.status >= 502 ? "connect-failed" : "error";
+    this.lingeringClose();
+  }
+
+  /**
+   * Ends our side and reads (and drops) whatever the client still sends until it closes, so a
+   * client still uploading does not get a reset that could destroy the answer before it is read.
+   */
+  lingeringClose(): void {
+    if (this.closing && this.socket.writableEnded) return;
+    this.closing = true;
+    this.stopped = true;
+    this.socket.removeListener("data", onData);
+    this.socket.on("data", discard);
+    this.paused = 0;
+    this.socket.resume();
+    this.socket.end();
+    setTimeout(destroySocket, LINGER_MS, this.socket).unref();
+  }
+
+  /** Cuts the connection now (e.g. the upstream failed mid-answer, or the drain time is up). */
+  abort(reason: CloseReason): void {
+    this.endReason ??= reason;
+    if (this.tunnel !== undefined) {
+      this.tunnel.close(reason);
+      return;
+    }
+    this.active?.abort();
+    this.socket.destroy();
+  }
+
+  /** CONNECT answered by a connected upstream: say so, then splice. */
+  connectTunnel(r: ConnectRequest, upstream: Socket): void {
+    if (this.closed) {
+      upstream.destroy();
+      return;
+    }
+    this.last = r;
+    this.active = undefined;
+    this.socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
+    this.splice(upstream, r.head, undefined);
+  }
+
+  /** An Upgrade answered with 101: the rest of both connections is a tunnel. */
+  upgradeToTunnel(r: Exchange, u: UpstreamConn, rest: Buffer): void {
+    this.last = r;
+    this.active = undefined;
+    detachUpstream(u);
+    if (this.closed) {
+      u.socket.destroy();
+      return;
+    }
+    this.splice(u.socket, r.head, rest);
+  }
+
+  private splice(upstream: Socket, fromClient: Buffer | undefined, toClient: Buffer | undefined) {
+    const s = this.socket;
+    s.removeListener("data", onData);
+    s.removeListener("drain", onDrain);
+    s.removeListener("end", onEnd);
+    this.paused = PAUSE_TUNNEL;
+    if (toClient !== undefined && toClient.length > 0) s.write(toClient);
+    this.tunnel = startTunnel(
+      s,
+      upstream,
+      {
+        idleTimeoutMs: this.ctx.options.idleTimeoutMs,
+        keepAliveMs: TUNNEL_KEEPALIVE_MS,
+        head: fromClient,
+      },
+      (result) => {
+        this.endReason ??= result.end;
+        this.finalClose();
+      },
+    );
+  }
+
+  /** The sweeper's look at this connection's clocks. */
+  checkTimers(now: number): void {
+    if (this.closed || this.tunnel !== undefined || this.closing) return;
+    const o = this.ctx.options;
+    if (this.headSince > 0 && now - this.headSince > o.headerTimeoutMs) {
+      this.active?.abort();
+      this.active = undefined;
+      this.endReason = "idle-timeout";
+      this.rejectAndClose({
+        status: 408,
+        message: `Cannot read the request head: not complete after ${seconds(o.headerTimeoutMs)}`,
+      });
+      return;
+    }
+    if (this.active === undefined && this.parsing === undefined) {
+      if (now - this.lastActivity > o.keepAliveTimeoutMs) {
+        // Idle between requests: closing is ordinary HTTP keep-alive, no answer is due.
+        this.endReason = "idle-timeout";
+        this.lingeringClose();
+      }
+      return;
+    }
+    if (this.parsing !== undefined && now - this.lastActivity > o.idleTimeoutMs) {
+      // The client stopped sending its request body.
+      const r = this.parsing;
+      this.endReason = "idle-timeout";
+      if (r.responseStarted) return this.abort("idle-timeout");
+      r.abort();
+      this.active = undefined;
+      this.rejectAndClose({
+        status: 408,
+        message: `Cannot read the request body: nothing received for ${seconds(o.idleTimeoutMs)}`,
+      });
+    }
+  }
+
+  /** SIGTERM: idle connections close now, busy ones after their current answer. */
+  drain(): void {
+    if (this.closed || this.tunnel !== undefined) return;
+    if (this.active === undefined && this.parsing === undefined && this.headSince === 0) {
+      this.endReason = "drain";
+      this.lingeringClose();
+    } else {
+      this.closing = true;
+    }
+  }
+
+  onParseError(err: ParseError): void {
+    const reject = parseErrorReject(err.code, err.reason, this.ctx.options.maxHeaderBytes);
+    const r = this.active;
+    if (r !== undefined && this.parsing === undefined && this.queue.length === 0) {
+      // The broken request is a pipelined one behind a request being answered: let that
+      // answer finish, then give this one its 400.
+      this.deferredReject = reject;
+      this.stopped = true;
+      this.socket.removeListener("data", onData);
+      this.socket.on("data", discard);
+      return;
+    }
+    if (r !== undefined && r.responseStarted) {
+      this.abort("error");
+      return;
+    }
+    r?.abort();
+    this.active = undefined;
+    this.rejectAndClose(reject);
+  }
+
+  finalClose(): void {
+    if (!this.ctx.connections.delete(this)) return;
+    if (channels.connectionClose.hasSubscribers) {
+      const r = this.last ?? this.active;
+      publishConnectionClose({
+        mode: "http-proxy",
+        listener: this.ctx.options.listenerName,
+        client: this.clientText,
+        destination: r?.destination || undefined,
+        address: r?.address,
+        ruleLine: r?.ruleLine,
+        bytesFromClient: this.socket.bytesRead,
+        bytesToClient: this.socket.bytesWritten,
+        durationMs: performance.now() - this.openedAt,
+        end: this.endReason ?? "done",
+      });
+    }
+  }
+}
+
+const requestCallbacks = {
+  onHeaders(this: Parser, headers: RawHeaders, url: string): void {
+    const c = this.owner as ClientConnection | undefined;
+    if (c === undefined) return;
+    for (const h of headers) c.acc.push(h);
+    c.urlAcc += url;
+  },
+  onHeadersComplete(
+    this: Parser,
+    _major: number,
+    minor: number,
+    headers: RawHeaders | undefined,
+    method: number | undefined,
+    url: string | undefined,
+    _status: number | undefined,
+    _message: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    const c = this.owner as ClientConnection | undefined;
+    if (c === undefined) return 1;
+    const h = headers ?? c.acc;
+    const u = url ?? c.urlAcc;
+    c.acc = [];
+    c.urlAcc = "";
+    c.headSince = 0;
+    const m = methods[method ?? -1] ?? "";
+    if (m === "CONNECT") {
+      c.stopped = true;
+      c.enqueue(new ConnectRequest(c, u));
+      return 0;
+    }
+    const kind: ExchangeKind = upgrade ? "upgrade" : "forward";
+    if (upgrade) c.stopped = true;
+    c.enqueue(new Exchange(c, m, u, h, minor, keepAlive, kind));
+    if (!upgrade && !c.closing) {
+      const length = rawBodyLength(h);
+      if (length > 0) {
+        c.rawRemaining = length;
+        c.skipComplete = true;
+        return 2;
+      }
+    }
+    return 0;
+  },
+  onBody(this: Parser, chunk: Buffer): void {
+    const c = this.owner as ClientConnection | undefined;
+    c?.parsing?.onRequestBody(chunk);
+  },
+  onMessageComplete(this: Parser): void {
+    const c = this.owner as ClientConnection | undefined;
+    if (c === undefined) return;
+    if (c.skipComplete) {
+      c.skipComplete = false;
+      return;
+    }
+    const r = c.parsing;
+    c.parsing = undefined;
+    r?.onRequestComplete();
+  },
+};
+
+function connOf(s: ClientSocket): ClientConnection {
+  return s[kConn] as ClientConnection;
+}
+
+function onData(this: ClientSocket, chunk: Buffer): void {
+  const c = connOf(this);
+  c.lastActivity = c.ctx.clock;
+  let rest = chunk;
+  for (;;) {
+    if (c.rawRemaining > 0) {
+      const n = Math.min(c.rawRemaining, rest.length);
+      c.rawRemaining -= n;
+      const req = c.parsing;
+      req?.onRequestBody(n === rest.length ? rest : rest.subarray(0, n));
+      if (c.rawRemaining === 0) {
+        resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
+        c.parsing = undefined;
+        req?.onRequestComplete();
+      }
+      if (n === rest.length || c.closed || c.closing) return;
+      rest = rest.subarray(n);
+    }
+    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock || 1;
+    const r = c.parser.execute(rest);
+    if (c.closed || c.closing) return;
+    if (isParseError(r)) {
+      c.onParseError(r);
+      return;
+    }
+    if (c.stopped) return stopParsing(c, rest, r);
+    if (c.rawRemaining === 0 || r >= rest.length) return;
+    rest = rest.subarray(r);
+  }
+}
+
+/** CONNECT or Upgrade: what follows the head belongs to the tunnel, not to the parser. */
+function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
+  c.socket.removeListener("data", onData);
+  c.pauseFor(PAUSE_TUNNEL);
+  const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
+  c.parsing = undefined;
+  c.headSince = 0;
+  if (req !== undefined && r < chunk.length) req.head = chunk.subarray(r);
+}
+
+function onDrain(this: ClientSocket): void {
+  connOf(this).active?.onClientDrain();
+}
+
+function onEnd(this: ClientSocket): void {
+  const c = connOf(this);
+  if (c.closing) {
+    c.socket.destroy();
+    return;
+  }
+  // A client may half-close after its request and still read the answer. A request cut
+  // short (head or body incomplete) can never complete: say so and close.
+  const r = c.parser.finish();
+  if (c.closed || c.closing) return;
+  if (isParseError(r) || c.parsing !== undefined || c.headSince > 0) {
+    c.parsing?.abort();
+    if (c.active?.responseStarted) return c.abort("client-reset");
+    c.active = undefined;
+    c.parsing = undefined;
+    c.rejectAndClose({
+      status: 400,
+      message:
+        "Cannot read the request: the client closed its side before the request was complete",
+    });
+    return;
+  }
+  if (c.active === undefined) {
+    c.endReason ??= "done";
+    c.socket.destroy();
+  } else {
+    c.closing = true;
+  }
+}
+
+function onError(this: ClientSocket, err: NodeJS.ErrnoException): void {
+  const c = connOf(this);
+  if (c.tunnel !== undefined) return; // the tunnel handles its own sockets
+  c.endReason ??= err.code === "ECONNRESET" || err.code === "EPIPE" ? "client-reset" : "error";
+}
+
+function onClose(this: ClientSocket): void {
+  const c = connOf(this);
+  c.closed = true;
+  releaseParser(c.parser);
+  if (c.tunnel !== undefined) return; // finalClose runs when both tunnel sides are closed
+  c.active?.abort();
+  for (const q of c.queue) q.abort();
+  c.queue.length = 0;
+  if (c.active !== undefined && !c.endReason) c.endReason = "client-reset";
+  c.finalClose();
+}
+
+function discard(): void {}
+
+function destroySocket(s: Socket): void {
+  if (!s.destroyed) s.destroy();
+}

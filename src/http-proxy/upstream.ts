@@ -1,0 +1,381 @@
+// Upstream connections and their pool. One connection carries one exchange at a time; when
+// the response is complete and both sides agree to keep the connection, it goes back to the
+// pool under its key (policy generation | canonical host | port), so it is only ever reused
+// for the same host under the same policy that allowed the address it is connected to.
+//
+// Per-connection state hangs on the socket under a symbol and the handlers are module-level
+// functions (no closures per connection), as in net/tunnel.ts.
+import type { Socket } from "node:net";
+import { hasReusableReads, setReadHolder, setReadSink } from "../net/reusable-reads.ts";
+import {
+  RESPONSE,
+  createParser,
+  isParseError,
+  rawBodyLength,
+  releaseParser,
+  resetParser,
+  type Parser,
+  type RawHeaders,
+} from "./llhttp.ts";
+
+/** An idle pooled connection is closed after this long: below the 5 s keep-alive timeout of
+ * node, Apache and many others, so we rarely pick a connection the server is closing. */
+export const POOL_IDLE_MS = 4_000;
+/** idle connections kept per destination */
+export const POOL_MAX_IDLE_PER_KEY = 256;
+/** response head limit: generous, the upstream is not the adversary the client may be */
+export const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
+
+/** The exchange using an upstream connection. */
+export interface UpstreamUser {
+  /** a response head; returns what the parser needs: 0 body as framed, 1 no body, 2 upgrade */
+  onResponseHead(
+    status: number,
+    message: string,
+    headers: RawHeaders,
+    versionMinor: number,
+    keepAlive: boolean,
+    upgrade: boolean,
+  ): number;
+  onResponseBody(chunk: Buffer): void;
+  onResponseComplete(trailers: RawHeaders | undefined): void;
+  /** the connection failed, closed or sent something unparsable; `code` names it */
+  onUpstreamFailure(code: string, detail: string): void;
+  onUpstreamTimeout(): void;
+  onUpstreamDrain(): void;
+  /** after a 101: the bytes that followed the response head in the same read */
+  onUpgraded(rest: Buffer): void;
+}
+
+const kUpstream = Symbol("upstream");
+type UpstreamSocket = Socket & { [kUpstream]?: UpstreamConn };
+
+export class UpstreamConn {
+  readonly socket: UpstreamSocket;
+  readonly parser: Parser;
+  readonly key: string;
+  /** the address connected to (one of the checked ones) */
+  readonly address: string;
+  user: UpstreamUser | undefined = undefined;
+  /** exchanges completed on this connection */
+  served = 0;
+  /** a final response head was seen; further header callbacks are trailers */
+  inFinalResponse = false;
+  informational = false;
+  acc: RawHeaders = [];
+  /** the server sent FIN or asked to close: not reusable */
+  ending = false;
+  upgraded = false;
+  /** body bytes of the current response still to relay without the parser */
+  rawRemaining = 0;
+  /** the parser will report the (fake) end of the message we stopped it at: ignore it */
+  skipComplete = false;
+  pooled = false;
+  pool: UpstreamPool | undefined = undefined;
+
+  constructor(socket: Socket, key: string) {
+    this.socket = socket;
+    this.key = key;
+    this.address = socket.remoteAddress ?? "";
+    this.parser = createParser(RESPONSE, UPSTREAM_MAX_HEADER_BYTES, callbacks, this);
+    this.socket[kUpstream] = this;
+    if (hasReusableReads(socket)) setReadSink(socket, onData, undefined);
+    else socket.on("data", onData);
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    socket.on("timeout", onTimeout);
+    socket.on("drain", onDrain);
+  }
+
+  /**
+   * Hands the connection to an exchange; `idleMs` bounds silence while it is in use. Its
+   * response bytes go to `client` (so a read buffer is not reused while queued there).
+   */
+  attach(user: UpstreamUser, idleMs: number, client: Socket): void {
+    this.user = user;
+    setReadHolder(this.socket, client);
+    this.socket.setTimeout(idleMs);
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** The exchange is done with it: back to the pool when reusable, else closed. */
+  release(reusable: boolean): void {
+    // The holder stays: the last chunk may still be queued on that client socket, and the
+    // next read buffer is chosen right after this call returns.
+    this.user = undefined;
+    this.served++;
+    if (reusable && !this.ending && !this.socket.destroyed && this.pool !== undefined) {
+      this.pool.put(this);
+    } else {
+      this.destroy();
+    }
+  }
+
+  destroy(): void {
+    this.user = undefined;
+    if (!this.socket.destroyed) this.socket.destroy();
+  }
+}
+
+function stateOf(s: UpstreamSocket): UpstreamConn {
+  return s[kUpstream] as UpstreamConn;
+}
+
+const callbacks = {
+  onHeaders(this: Parser, headers: RawHeaders): void {
+    const u = this.owner as UpstreamConn | undefined;
+    if (u) for (const h of headers) u.acc.push(h);
+  },
+  onHeadersComplete(
+    this: Parser,
+    _major: number,
+    minor: number,
+    headers: RawHeaders | undefined,
+    _method: number | undefined,
+    _url: string | undefined,
+    status: number | undefined,
+    message: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    const u = this.owner as UpstreamConn | undefined;
+    if (!u?.user) return 1;
+    const h = headers ?? u.acc;
+    u.acc = [];
+    const code = status ?? 0;
+    u.informational = code >= 100 && code < 200 && code !== 101;
+    if (!u.informational) u.inFinalResponse = true;
+    if (!keepAlive) u.ending = true;
+    const r = u.user.onResponseHead(code, message ?? "", h, minor, keepAlive, upgrade);
+    if (r === 0 && !u.informational) {
+      const length = rawBodyLength(h);
+      if (length > 0) {
+        u.rawRemaining = length;
+        u.skipComplete = true;
+        return 2;
+      }
+    }
+    return r;
+  },
+  onBody(this: Parser, chunk: Buffer): void {
+    const u = this.owner as UpstreamConn | undefined;
+    u?.user?.onResponseBody(chunk);
+  },
+  onMessageComplete(this: Parser): void {
+    const u = this.owner as UpstreamConn | undefined;
+    if (!u) return;
+    // The parser reports a (fake) end where we stopped it: a 101 (the rest is the tunnel's)
+    // or the head of a body we relay ourselves.
+    if (u.upgraded) return;
+    if (u.skipComplete) {
+      u.skipComplete = false;
+      return;
+    }
+    if (u.informational) {
+      u.informational = false;
+      return;
+    }
+    const trailers = u.acc.length > 0 ? u.acc : undefined;
+    u.acc = [];
+    u.inFinalResponse = false;
+    u.user?.onResponseComplete(trailers);
+  },
+};
+
+function onData(this: UpstreamSocket, chunk: Buffer): void {
+  const u = stateOf(this);
+  if (u.user === undefined) {
+    // Bytes from an idle connection: the server broke the protocol; do not reuse it.
+    u.pool?.remove(u);
+    u.destroy();
+    return;
+  }
+  let rest = chunk;
+  for (;;) {
+    if (u.rawRemaining > 0) {
+      const n = Math.min(u.rawRemaining, rest.length);
+      u.rawRemaining -= n;
+      u.user?.onResponseBody(n === rest.length ? rest : rest.subarray(0, n));
+      if (u.rawRemaining === 0) {
+        resetParser(u.parser, RESPONSE, UPSTREAM_MAX_HEADER_BYTES);
+        u.inFinalResponse = false;
+        u.user?.onResponseComplete(undefined);
+      }
+      if (n === rest.length) return;
+      rest = rest.subarray(n);
+      if (u.user === undefined) {
+        // More than the response: the server broke the protocol; do not reuse it.
+        u.pool?.remove(u);
+        u.destroy();
+        return;
+      }
+    }
+    const r = u.parser.execute(rest);
+    if (isParseError(r)) {
+      const user = u.user;
+      u.ending = true;
+      u.destroy();
+      user?.onUpstreamFailure(r.code, r.reason);
+      return;
+    }
+    if (u.upgraded) {
+      this.removeListener("data", onData);
+      u.user?.onUpgraded(rest.subarray(r));
+      return;
+    }
+    if (u.rawRemaining === 0 || r >= rest.length) return;
+    rest = rest.subarray(r);
+  }
+}
+
+function onEnd(this: UpstreamSocket): void {
+  const u = stateOf(this);
+  u.ending = true;
+  if (u.user === undefined) {
+    u.pool?.remove(u);
+    u.destroy();
+    return;
+  }
+  if (u.upgraded) return;
+  // A close-delimited body ends here; anything else still open was cut short.
+  const r = u.rawRemaining > 0 ? undefined : u.parser.finish();
+  if (u.user === undefined) return;
+  const user = u.user;
+  u.destroy();
+  user.onUpstreamFailure(
+    isParseError(r) ? r.code : "ECONNCLOSED",
+    "the upstream closed the connection early",
+  );
+}
+
+function onError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
+  const u = stateOf(this);
+  u.ending = true;
+  const user = u.user;
+  u.pool?.remove(u);
+  u.destroy();
+  if (!u.upgraded) user?.onUpstreamFailure(err.code ?? "EUNKNOWN", err.message);
+}
+
+function onClose(this: UpstreamSocket): void {
+  const u = stateOf(this);
+  u.pool?.remove(u);
+  releaseParser(u.parser);
+  const user = u.user;
+  u.user = undefined;
+  if (!u.upgraded) user?.onUpstreamFailure("ECONNCLOSED", "the upstream connection closed");
+}
+
+function onTimeout(this: UpstreamSocket): void {
+  const u = stateOf(this);
+  if (u.user === undefined) {
+    u.pool?.remove(u);
+    u.destroy();
+  } else if (!u.upgraded) {
+    u.user.onUpstreamTimeout();
+  }
+}
+
+function onDrain(this: UpstreamSocket): void {
+  stateOf(this).user?.onUpstreamDrain();
+}
+
+/** Detaches the pool's handlers so another owner (a tunnel after 101) can take the socket. */
+export function detachUpstream(u: UpstreamConn): void {
+  const s = u.socket;
+  s.removeListener("data", onData);
+  s.removeListener("end", onEnd);
+  s.removeListener("error", onError);
+  s.removeListener("close", onClose);
+  s.removeListener("timeout", onTimeout);
+  s.removeListener("drain", onDrain);
+  s.setTimeout(0);
+  // A late error after the new owner is done must not crash the process.
+  s.on("error", ignore);
+  u.user = undefined;
+  releaseParser(u.parser);
+}
+
+function ignore(): void {}
+
+export class UpstreamPool {
+  private readonly idle = new Map<string, UpstreamConn[]>();
+  idleCount = 0;
+
+  /** An idle connection for `key`, most recently used first, or undefined. */
+  take(key: string): UpstreamConn | undefined {
+    const list = this.idle.get(key);
+    if (list === undefined) return undefined;
+    for (;;) {
+      const u = list.pop();
+      if (u === undefined) {
+        this.idle.delete(key);
+        return undefined;
+      }
+      this.idleCount--;
+      u.pooled = false;
+      if (!u.socket.destroyed && !u.ending) return u;
+      u.destroy();
+    }
+  }
+
+  /** A new connection joins the pool's bookkeeping (it is in use, not idle). */
+  adopt(u: UpstreamConn): void {
+    u.pool = this;
+  }
+
+  put(u: UpstreamConn): void {
+    let list = this.idle.get(u.key);
+    if (list === undefined) {
+      list = [];
+      this.idle.set(u.key, list);
+    }
+    if (list.length >= POOL_MAX_IDLE_PER_KEY) {
+      u.destroy();
+      return;
+    }
+    u.pooled = true;
+    u.socket.setTimeout(POOL_IDLE_MS);
+    list.push(u);
+    this.idleCount++;
+  }
+
+  remove(u: UpstreamConn): void {
+    if (!u.pooled) return;
+    u.pooled = false;
+    const list = this.idle.get(u.key);
+    if (list === undefined) return;
+    const i = list.indexOf(u);
+    if (i !== -1) {
+      list.splice(i, 1);
+      this.idleCount--;
+    }
+    if (list.length === 0) this.idle.delete(u.key);
+  }
+
+  /** Closes idle connections whose key is not of `generation` (after a policy swap). */
+  dropOtherGenerations(generation: number): void {
+    const prefix = `${generation}|`;
+    for (const [key, list] of this.idle) {
+      if (key.startsWith(prefix)) continue;
+      this.idle.delete(key);
+      for (const u of list) {
+        u.pooled = false;
+        this.idleCount--;
+        u.destroy();
+      }
+    }
+  }
+
+  closeAll(): void {
+    for (const [key, list] of this.idle) {
+      this.idle.delete(key);
+      for (const u of list) {
+        u.pooled = false;
+        this.idleCount--;
+        u.destroy();
+      }
+    }
+  }
+}

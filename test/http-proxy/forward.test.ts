@@ -1,0 +1,390 @@
+// Absolute-form forwarding through a real proxy to real origins on loopback: what the origin
+// receives, keep-alive on both hops, streamed bodies both ways, 100-continue, framing of
+// every response shape.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+import {
+  captureEvents,
+  getVia,
+  headerOf,
+  rawExchange,
+  startOrigin,
+  startProxy,
+  statusOf,
+} from "../helpers/http-proxy.ts";
+import { startServer } from "../helpers/tcp-peers.ts";
+
+const run = promisify(execFile);
+const LOOPBACK = "127.0.0.0/8";
+
+describe("forwarding: what the origin receives", () => {
+  it("path and query as sent, Host from the URL, hop-by-hop fields removed, no client address added", async (t) => {
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${origin.port}/a/b%20c?x=1&y=%2F HTTP/1.1\r\n` +
+        `Host: wrong.example\r\n` +
+        `Connection: keep-alive, X-Hop-Secret\r\n` +
+        `X-Hop-Secret: must-not-pass\r\n` +
+        `Keep-Alive: timeout=5\r\n` +
+        `Proxy-Connection: keep-alive\r\n` +
+        `Proxy-Authorization: Basic c2VjcmV0\r\n` +
+        `TE: trailers\r\n` +
+        `X-End-To-End: kept\r\n` +
+        `\r\n` +
+        `GET http://127.0.0.1:${origin.port}/second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(statusOf(r.text), 200, r.text);
+    const seen = origin.seen[0];
+    assert.ok(seen);
+    assert.equal(seen.url, "/a/b%20c?x=1&y=%2F");
+    assert.equal(seen.headers.host, `127.0.0.1:${origin.port}`);
+    assert.equal(seen.headers["x-end-to-end"], "kept");
+    for (const gone of [
+      "x-hop-secret",
+      "keep-alive",
+      "proxy-connection",
+      "proxy-authorization",
+      "te",
+      "x-forwarded-for",
+      "forwarded",
+      "x-real-ip",
+    ]) {
+      assert.equal(seen.headers[gone], undefined, `${gone} reached the origin`);
+    }
+    assert.equal(seen.headers.via, "1.1 egress-router-test");
+    assert.equal(origin.seen[1]?.url, "/second", "the pipelined second request was served too");
+  });
+
+  it("a URL without a path gets /, a query without a path gets /?…", async (t) => {
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK);
+    await rawExchange(
+      port,
+      `GET http://127.0.0.1:${origin.port} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    await rawExchange(
+      port,
+      `GET http://127.0.0.1:${origin.port}?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.deepEqual(
+      origin.seen.map((s) => s.url),
+      ["/", "/?q=1"],
+    );
+  });
+
+  it("keeps both connections alive: many requests, one client and one upstream connection", async (t) => {
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK);
+    const opened = captureEvents(t, "connection-open");
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    for (let i = 0; i < 5; i++) {
+      const r = await getVia(port, `http://127.0.0.1:${origin.port}/n${i}`, {}, agent);
+      assert.equal(r.status, 200);
+    }
+    assert.equal(opened.length, 1, "one client connection to the proxy");
+    assert.equal(origin.connections, 1, "one upstream connection, reused from the pool");
+    assert.equal(origin.seen.length, 5);
+  });
+});
+
+describe("forwarding: header bytes cross unchanged", () => {
+  it("a header value with obs-text bytes (0x80-0xFF) arrives byte for byte, both ways", async (t) => {
+    const raw = await startServer(t, (s) => {
+      let got = Buffer.alloc(0);
+      s.on("data", (c: Buffer) => {
+        got = Buffer.concat([got, c]);
+        if (!got.includes("\r\n\r\n")) return;
+        const seen = /x-name: ([^\r]*)/i.exec(got.toString("latin1"))?.[1] ?? "";
+        s.end(
+          Buffer.concat([
+            Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Back: caf", "latin1"),
+            Buffer.from([0xe9]),
+            Buffer.from(`\r\nX-Seen-Hex: ${Buffer.from(seen, "latin1").toString("hex")}\r\n\r\n`),
+          ]),
+        );
+      });
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(port, [
+      Buffer.concat([
+        Buffer.from(
+          `GET http://127.0.0.1:${raw.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Name: Ren`,
+        ),
+        Buffer.from([0xe9]),
+        Buffer.from("\r\n\r\n"),
+      ]),
+    ]);
+    assert.equal(
+      headerOf(r.text, "x-seen-hex"),
+      Buffer.from("Ren\u00e9", "latin1").toString("hex"),
+    );
+    assert.equal(headerOf(r.text, "x-back"), "caf\u00e9");
+  });
+});
+
+describe("forwarding: bodies stream both ways", () => {
+  it("an 8 MB upload with Content-Length and an 8 MB download arrive byte-exact", async (t) => {
+    const big = randomBytes(8 * 1024 * 1024);
+    const digest = createHash("sha256").update(big).digest("hex");
+    const origin = await startOrigin(t, (_req, res, body) => {
+      res.setHeader("x-upload-sha256", createHash("sha256").update(body).digest("hex"));
+      res.setHeader("content-length", big.length);
+      res.end(big);
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const res = await new Promise<{ status: number; up: string; down: string }>(
+      (resolve, reject) => {
+        const req = http.request(
+          {
+            host: "127.0.0.1",
+            port,
+            method: "POST",
+            path: `http://127.0.0.1:${origin.port}/upload`,
+            headers: { host: `127.0.0.1:${origin.port}`, "content-length": big.length },
+            agent: false,
+          },
+          (r) => {
+            const h = createHash("sha256");
+            r.on("data", (c: Buffer) => h.update(c));
+            r.on("end", () =>
+              resolve({
+                status: r.statusCode ?? 0,
+                up: String(r.headers["x-upload-sha256"]),
+                down: h.digest("hex"),
+              }),
+            );
+          },
+        );
+        req.on("error", reject);
+        // written in pieces, so the proxy sees many reads and must apply backpressure
+        for (let i = 0; i < big.length; i += 100_000) req.write(big.subarray(i, i + 100_000));
+        req.end();
+      },
+    );
+    assert.equal(res.status, 200);
+    assert.equal(res.up, digest, "upload intact");
+    assert.equal(res.down, digest, "download intact");
+  });
+
+  it("a chunked upload is re-chunked, a chunked download reaches the client whole", async (t) => {
+    const origin = await startOrigin(t, (req, res, body) => {
+      res.setHeader("x-te", String(req.headers["transfer-encoding"]));
+      res.write(body.subarray(0, 10));
+      setTimeout(() => res.end(body.subarray(10)), 20);
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(
+      port,
+      [
+        `POST http://127.0.0.1:${origin.port}/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
+        "5;ext=ignored\r\nhello\r\n",
+        "10\r\n, chunked world!\r\n",
+        "0\r\n\r\n",
+      ],
+      { pauseMs: 20 },
+    );
+    assert.equal(statusOf(r.text), 200, r.text);
+    assert.equal(origin.seen[0]?.body.toString(), "hello, chunked world!");
+    assert.equal(headerOf(r.text, "x-te"), "chunked");
+    assert.equal(headerOf(r.text, "transfer-encoding"), "chunked");
+    const body = r.text.split("\r\n\r\n").slice(1).join("\r\n\r\n");
+    const decoded = body.replace(/[0-9a-f]+\r\n([\s\S]*?)\r\n/g, "$1");
+    assert.equal(decoded, "hello, chunked world!");
+  });
+
+  it("a close-delimited response becomes chunked for an HTTP/1.1 client, stays close-delimited for HTTP/1.0", async (t) => {
+    const raw = await startServer(t, (s) => {
+      s.once("data", () => s.end("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"));
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const r11 = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${raw.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`,
+      { waitMs: 1500 },
+    );
+    assert.equal(headerOf(r11.text, "transfer-encoding"), "chunked");
+    assert.match(r11.text, /\r\n\r\nd\r\nuntil the end\r\n0\r\n\r\n$/);
+    assert.equal(r11.ended, "timeout", "the HTTP/1.1 client connection stays open");
+    const r10 = await rawExchange(port, `GET http://127.0.0.1:${raw.port}/ HTTP/1.0\r\n\r\n`);
+    assert.equal(headerOf(r10.text, "connection"), "close");
+    assert.equal(headerOf(r10.text, "transfer-encoding"), undefined);
+    assert.match(r10.text, /\r\n\r\nuntil the end$/);
+    assert.equal(r10.ended, "end");
+  });
+
+  it("trailers of a chunked response are passed on", async (t) => {
+    const origin = await startOrigin(t, (_req, res) => {
+      res.setHeader("trailer", "x-checksum");
+      res.write("data");
+      res.addTrailers({ "x-checksum": "abc123" });
+      res.end();
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(r.text, /\r\n0\r\nx-checksum: abc123\r\n\r\n$/);
+  });
+});
+
+describe("forwarding: pipelined requests", () => {
+  it("a POST behind a GET, sent in one write, is answered in order with its body intact", async (t) => {
+    const origin = await startOrigin(t, (req, res, body) =>
+      res.end(`${req.method} ${body.length}`),
+    );
+    const { port } = await startProxy(t, LOOPBACK);
+    const base = `http://127.0.0.1:${origin.port}`;
+    const big = "b".repeat(40_000); // above the size relayed without the parser
+    const r = await rawExchange(
+      port,
+      `GET ${base}/1 HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `POST ${base}/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello` +
+        `POST ${base}/3 HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}` +
+        `GET ${base}/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    const bodies = [...r.text.matchAll(/\r\n\r\n([A-Z]+ \d+)/g)].map((m) => m[1]);
+    assert.deepEqual(bodies, ["GET 0", "POST 5", `POST ${big.length}`, "GET 0"]);
+    assert.deepEqual(
+      origin.seen.map((s) => s.url),
+      ["/1", "/2", "/3", "/4"],
+    );
+  });
+});
+
+describe("forwarding: a malformed request behind a good one", () => {
+  it("the good one is answered in full, then the bad one gets its 400", async (t) => {
+    const origin = await startOrigin(t, (_req, res) =>
+      setTimeout(() => res.end("first, whole"), 50),
+    );
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${origin.port}/ok HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET http://127.0.0.1:${origin.port}/bad HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n`,
+    );
+    const statuses = [...r.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [200, 400]);
+    assert.match(r.text, /first, whole/);
+    assert.equal(r.ended, "end");
+    assert.deepEqual(
+      origin.seen.map((s) => s.url),
+      ["/ok"],
+    );
+  });
+
+  it("an empty POST keeps its Content-Length: 0", async (t) => {
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK);
+    await rawExchange(
+      port,
+      `POST http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(origin.seen[0]?.headers["content-length"], "0");
+  });
+});
+
+describe("forwarding: responses without a body keep the connection in step", () => {
+  it("HEAD, 204 and 304, then another request on the same connection", async (t) => {
+    const origin = await startOrigin(t, (req, res) => {
+      if (req.url === "/204") return res.writeHead(204).end();
+      if (req.url === "/304") return res.writeHead(304, { etag: '"v1"' }).end();
+      res.setHeader("content-length", 11);
+      res.end(req.method === "HEAD" ? undefined : "hello world");
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const base = `http://127.0.0.1:${origin.port}`;
+    const r = await rawExchange(
+      port,
+      `HEAD ${base}/h HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET ${base}/204 HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET ${base}/304 HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET ${base}/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    const statuses = [...r.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [200, 204, 304, 200]);
+    assert.match(r.text, /content-length: 11\r\n/i, "HEAD keeps its Content-Length");
+    assert.ok(r.text.endsWith("hello world"), "only the last response has a body");
+    assert.equal(r.ended, "end");
+  });
+});
+
+describe("forwarding: Expect: 100-continue", () => {
+  it("the origin's 100 Continue reaches curl, then the body streams", async (t) => {
+    let expected = "";
+    const origin = await startOrigin(t);
+    origin.server.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      expected = String(req.headers.expect);
+      res.writeContinue();
+      origin.server.emit("request", req, res);
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const dir = mkdtempSync(join(tmpdir(), "egress-router-upload-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "body"), randomBytes(300_000));
+    const { stdout, stderr } = await run("curl", [
+      "-sv",
+      "--expect100-timeout",
+      "30",
+      "-H",
+      "Expect: 100-continue",
+      "--data-binary",
+      `@${join(dir, "body")}`,
+      "-x",
+      `http://127.0.0.1:${port}`,
+      `http://127.0.0.1:${origin.port}/upload`,
+    ]);
+    assert.equal(expected, "100-continue", "the origin saw the expectation");
+    assert.match(stderr, /< HTTP\/1\.1 100 Continue/);
+    assert.match(stderr, /< HTTP\/1\.1 200 OK/);
+    assert.equal((JSON.parse(stdout) as { bytes: number }).bytes, 300_000);
+  });
+
+  it("an origin refusing the expectation answers before the body: the body is never sent", async (t) => {
+    const origin = await startOrigin(t);
+    origin.server.on("checkContinue", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(413, { connection: "close" }).end("too big for me\n");
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const client = net.connect({ port, host: "127.0.0.1" });
+    await once(client, "connect");
+    client.write(
+      `PUT http://127.0.0.1:${origin.port}/big HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000000\r\n\r\n`,
+    );
+    let text = "";
+    client.on("data", (c: Buffer) => (text += c.toString()));
+    await once(client, "end");
+    client.destroy();
+    assert.equal(statusOf(text), 413);
+    assert.match(text, /too big for me/);
+  });
+});
+
+describe("forwarding: HTTP/1.0 clients", () => {
+  it("get keep-alive only when they ask for it", async (t) => {
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK);
+    const plain = await rawExchange(port, `GET http://127.0.0.1:${origin.port}/ HTTP/1.0\r\n\r\n`);
+    assert.equal(statusOf(plain.text), 200);
+    assert.equal(plain.ended, "end");
+    const ka = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${origin.port}/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`,
+      { waitMs: 800 },
+    );
+    assert.equal(headerOf(ka.text, "connection"), "keep-alive");
+    assert.equal(ka.ended, "timeout");
+  });
+});
