@@ -1,0 +1,417 @@
+// The network-namespace lab as a programmatic API: build it, run commands and programs in
+// its namespaces, look at the external firewall, change DNS answers, tear it down.
+//
+//   await using lab = await createLab({ name: "t1" });
+//   await lab.exec("router", ["ip", "-4", "route"]);
+//   const child = lab.spawn("router", [process.execPath, "src/cli/main.ts", "..."]);
+//   const { admitted, rejectedSources } = await lab.firewall();
+//
+// Every lab has unique namespace names (erlab-<name>-<role>), so several can run at once.
+// A lab that fails half-way is torn down before the error is thrown; down() removes every
+// namespace, every process inside them, and the lab's files.
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import { spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Env } from "../config/read-setting.ts";
+import type { CommandResult, CommandRunner, RunOptions } from "../redirect/command-runner.ts";
+import { createCommandRunner, findProgram } from "../redirect/command-runner.ts";
+import { labBuildSteps } from "./build.ts";
+import type { DnsRecord } from "./dns.ts";
+import { defaultDnsRecords, dnsmasqArgv, renderHostsFile, renderResolvConf } from "./dns.ts";
+import type { FirewallState } from "./firewall.ts";
+import { FIREWALL_TABLE, parseFirewallState, renderFirewallReset } from "./firewall.ts";
+import { killNamespaceProcesses, listNamespaces } from "./namespaces.ts";
+import type { ProbeProtocol, ProbeResult } from "./lab-probe.ts";
+import type { FamilyAddresses, LabRole, LabTopology, TopologyOptions } from "./topology.ts";
+import { LAB_ROLES, labTopology, namespaceName, parseNamespaceName } from "./topology.ts";
+
+/** Where labs keep their runtime files (hosts file, logs, pid files). */
+export const DEFAULT_LAB_STATE_DIR = "/run/egress-router-lab";
+
+/** Ports the external server answers on. */
+export const LAB_SERVER_PORTS = Object.freeze({
+  http: Object.freeze([80, 8080]),
+  tcp: Object.freeze([22, 443, 5432, 7000, 8443, 9000]),
+  udp: Object.freeze([123, 514, 7000, 9000]),
+});
+
+/** What a probe connects to. */
+export interface ProbeTarget {
+  readonly protocol: ProbeProtocol;
+  readonly address: string;
+  readonly port: number;
+  /** default 2000 */
+  readonly timeoutMs?: number;
+  /** HTTP Host header (protocol "http") */
+  readonly host?: string;
+}
+
+/** An error whose message is the one line to show. */
+export class LabError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LabError";
+  }
+}
+
+export interface LabOptions extends TopologyOptions {
+  /** unique name; default: one made from the process id and a counter */
+  readonly name?: string;
+  readonly stateDir?: string;
+  /** the DNS server's names; default defaultDnsRecords() */
+  readonly records?: readonly DnsRecord[];
+  /** start the external server and the DNS server (default true) */
+  readonly servers?: boolean;
+  /** one line per command run (for `--verbose` and debugging tests) */
+  readonly trace?: (line: string) => void;
+  /** environment used to find ip, nft, dnsmasq; default process.env */
+  readonly env?: Env;
+}
+
+interface LabStateFile {
+  readonly name: string;
+  readonly options: TopologyOptions;
+  readonly createdAt: string;
+  readonly servers: boolean;
+}
+
+let counter = 0;
+/** A lab name no other process on this host uses at the same time. */
+export function uniqueLabName(prefix = "t"): string {
+  counter += 1;
+  return `${prefix}${process.pid.toString(36)}x${counter.toString(36)}`;
+}
+
+export function requireRoot(action: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new LabError(
+      `lab: Cannot ${action}: not running as root; the lab creates network namespaces, run it as root (sudo)`,
+    );
+  }
+}
+
+export class Lab implements AsyncDisposable {
+  readonly name: string;
+  readonly topology: LabTopology;
+  readonly namespaces: Readonly<Record<LabRole, string>>;
+  readonly v4: FamilyAddresses;
+  readonly v6: FamilyAddresses;
+  /** this lab's directory for files (hosts file, logs) */
+  readonly dir: string;
+  readonly #runner: CommandRunner;
+  readonly #env: Env;
+  readonly #children = new Set<ChildProcess>();
+  #records: readonly DnsRecord[];
+
+  constructor(topology: LabTopology, dir: string, runner: CommandRunner, env: Env) {
+    this.name = topology.name;
+    this.topology = topology;
+    this.namespaces = topology.namespaces;
+    this.v4 = topology.v4;
+    this.v6 = topology.v6;
+    this.dir = dir;
+    this.#runner = runner;
+    this.#env = env;
+    this.#records = defaultDnsRecords(topology);
+  }
+
+  /** Runs argv inside a namespace; rejects with a CommandError naming the command on failure. */
+  exec(role: LabRole, argv: readonly string[], options?: RunOptions): Promise<CommandResult> {
+    return this.#runner.run(["ip", "netns", "exec", this.namespaces[role], ...argv], options);
+  }
+
+  /** Starts a long-running program inside a namespace. down() ends it if it is still running. */
+  spawn(role: LabRole, argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    const ip = findProgram("ip", this.#env);
+    if (ip === undefined) throw new LabError("lab: Cannot find the ip program; install iproute2");
+    const child = spawn(ip, ["netns", "exec", this.namespaces[role], ...argv], {
+      stdio: ["ignore", "pipe", "pipe"],
+      ...options,
+      shell: false,
+    });
+    this.#children.add(child);
+    child.once("exit", () => this.#children.delete(child));
+    return child;
+  }
+
+  /**
+   * Makes one connection (or sends one datagram) from a namespace and reports what happened
+   * and what the external server saw. Runs the pinned Node.js inside the namespace.
+   */
+  async probe(from: LabRole, target: ProbeTarget): Promise<ProbeResult> {
+    const timeoutMs = target.timeoutMs ?? 2000;
+    const r = await this.exec(
+      from,
+      [
+        process.execPath,
+        "--disable-warning=ExperimentalWarning",
+        fileURLToPath(new URL("./lab-probe.ts", import.meta.url)),
+        `--protocol=${target.protocol}`,
+        `--address=${target.address}`,
+        `--port=${target.port}`,
+        `--timeout-ms=${timeoutMs}`,
+        ...(target.host !== undefined ? [`--host=${target.host}`] : []),
+      ],
+      { timeoutMs: timeoutMs + 10_000 },
+    );
+    return JSON.parse(r.stdout) as ProbeResult;
+  }
+
+  /** Counters and rejected sources of the external server's firewall. */
+  async firewall(): Promise<FirewallState> {
+    const r = await this.exec("external", ["nft", "-j", "list", "table", "inet", FIREWALL_TABLE]);
+    return parseFirewallState(r.stdout);
+  }
+
+  /** Zeroes the firewall's counters and forgets the sources it rejected. */
+  async resetFirewall(): Promise<void> {
+    await this.exec("external", ["nft", "-f", "-"], { input: renderFirewallReset() });
+  }
+
+  get records(): readonly DnsRecord[] {
+    return this.#records;
+  }
+
+  /** Replaces the DNS server's records; answers change at once (dnsmasq re-reads on SIGHUP). */
+  async setDnsRecords(records: readonly DnsRecord[]): Promise<void> {
+    this.writeHostsFile(records);
+    const pid = Number(readFileSync(`${this.dir}/dnsmasq.pid`, "utf8").trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new LabError("lab: dnsmasq is not running");
+    process.kill(pid, "SIGHUP");
+    await Promise.resolve();
+  }
+
+  /** Writes the DNS server's hosts file (world-readable: dnsmasq drops its privileges). */
+  writeHostsFile(records: readonly DnsRecord[]): void {
+    writeFileSync(`${this.dir}/hosts`, renderHostsFile(records), { mode: 0o644 });
+    this.#records = records;
+  }
+
+  /** Removes everything the lab created. Safe to call twice. */
+  async down(): Promise<void> {
+    for (const child of this.#children) child.kill("SIGTERM");
+    await destroyLab(this.name, { stateDir: dirname(this.dir), runner: this.#runner });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.down();
+  }
+}
+
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty (other namespaces use it) or already gone
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Builds a lab and starts its servers. On any failure, removes what was built, then throws. */
+export async function createLab(options: LabOptions = {}): Promise<Lab> {
+  requireRoot("build the lab");
+  const env = options.env ?? process.env;
+  const name = options.name ?? uniqueLabName();
+  const topology = labTopology(name, options);
+  const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
+  const dir = `${stateDir}/${name}`;
+  const runner = createCommandRunner({ env, ...(options.trace ? { trace: options.trace } : {}) });
+  const taken = (await listNamespaces(runner)).filter((ns) => parseNamespaceName(ns)?.lab === name);
+  if (taken.length > 0) {
+    throw new LabError(
+      `lab: Cannot build the lab "${name}": it already exists (${taken.sort().join(", ")}); run "egress-router lab down --name ${name}" first`,
+    );
+  }
+  const lab = new Lab(topology, dir, runner, env);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    const state: LabStateFile = {
+      name,
+      options: {
+        egressLink: topology.egressLink,
+        clusterInterface: topology.clusterInterface,
+        egressInterface: topology.egressInterface,
+      },
+      createdAt: new Date().toISOString(),
+      servers: options.servers ?? true,
+    };
+    writeFileSync(`${dir}/lab.json`, `${JSON.stringify(state, null, 2)}\n`);
+    for (const step of labBuildSteps(topology)) {
+      await runner.run(step.argv, step.input !== undefined ? { input: step.input } : {});
+    }
+    for (const role of ["client", "router"] as const) {
+      const etc = `/etc/netns/${topology.namespaces[role]}`;
+      mkdirSync(etc, { recursive: true });
+      writeFileSync(`${etc}/resolv.conf`, renderResolvConf(topology));
+    }
+    if (state.servers) {
+      await startServers(lab, options.records ?? defaultDnsRecords(topology));
+    }
+    return lab;
+  } catch (err) {
+    await lab.down().catch(() => {});
+    if (err instanceof LabError) throw err;
+    throw new LabError(
+      `lab: Cannot build the lab "${name}": ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
+
+async function startServers(lab: Lab, records: readonly DnsRecord[]): Promise<void> {
+  const t = lab.topology;
+  const serverScript = fileURLToPath(new URL("./lab-server.ts", import.meta.url));
+  const ready = `${lab.dir}/server.ready`;
+  startDetached(lab, "external", `${lab.dir}/server.log`, [
+    process.execPath,
+    "--disable-warning=ExperimentalWarning",
+    serverScript,
+    `--http=${LAB_SERVER_PORTS.http.join(",")}`,
+    `--tcp=${LAB_SERVER_PORTS.tcp.join(",")}`,
+    `--udp=${LAB_SERVER_PORTS.udp.join(",")}`,
+    `--addresses=${[...t.v4.external, ...t.v6.external].join(",")}`,
+    `--ready-file=${ready}`,
+  ]);
+  lab.writeHostsFile(records);
+  startDetached(lab, "dns", `${lab.dir}/dnsmasq.log`, [
+    ...dnsmasqArgv(t, { hostsFile: `${lab.dir}/hosts`, pidFile: `${lab.dir}/dnsmasq.pid` }),
+  ]);
+  await waitFor("the external server", `${lab.dir}/server.log`, () => existsSync(ready));
+  await waitFor("the DNS server", `${lab.dir}/dnsmasq.log`, async () => {
+    const r = await lab.exec("dns", ["ss", "-H", "-l", "-n", "-u", "sport = :53"]);
+    return r.stdout.trim() !== "" && existsSync(`${lab.dir}/dnsmasq.pid`);
+  });
+}
+
+/** Starts a lab server that outlives this process (the CLI's `lab up` returns at once). */
+function startDetached(lab: Lab, role: LabRole, logFile: string, argv: readonly string[]): void {
+  const log = openLog(logFile);
+  const child = lab.spawn(role, argv, { detached: true, stdio: ["ignore", log, log] });
+  child.unref();
+}
+
+function openLog(path: string): number {
+  // the descriptor is handed to the child; this process's copy closes when it exits
+  return openSync(path, "w", 0o644);
+}
+
+async function waitFor(
+  what: string,
+  log: string,
+  ready: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (await ready()) return;
+    await sleep(50);
+  }
+  const tail = existsSync(log)
+    ? readFileSync(log, "utf8").trim().split("\n").slice(-3).join(" | ")
+    : "";
+  throw new LabError(
+    `lab: Cannot start ${what}: not ready after 10 s${tail ? `; its log says: ${tail}` : ""}`,
+  );
+}
+
+/** Opens an existing lab (built by another process, e.g. `lab up`). */
+export function openLab(
+  name: string,
+  options: { stateDir?: string; env?: Env; trace?: (line: string) => void } = {},
+): Lab {
+  const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
+  const dir = `${stateDir}/${name}`;
+  let state: LabStateFile;
+  try {
+    state = JSON.parse(readFileSync(`${dir}/lab.json`, "utf8")) as LabStateFile;
+  } catch {
+    throw new LabError(
+      `lab: Cannot find the lab "${name}": no ${dir}/lab.json; run "egress-router lab up --name ${name}"`,
+    );
+  }
+  const env = options.env ?? process.env;
+  const runner = createCommandRunner({ env, ...(options.trace ? { trace: options.trace } : {}) });
+  return new Lab(labTopology(name, state.options), dir, runner, env);
+}
+
+export interface LabSummary {
+  readonly name: string;
+  /** roles whose namespace exists */
+  readonly namespaces: readonly LabRole[];
+  /** true when every namespace exists and the state file is there */
+  readonly complete: boolean;
+}
+
+/** Every lab on this host, complete or half-built (from the namespaces and state files). */
+export async function listLabs(
+  options: { stateDir?: string; env?: Env } = {},
+): Promise<LabSummary[]> {
+  const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
+  const runner = createCommandRunner({ env: options.env ?? process.env });
+  const byLab = new Map<string, LabRole[]>();
+  for (const ns of await listNamespaces(runner)) {
+    const parsed = parseNamespaceName(ns);
+    if (parsed) byLab.set(parsed.lab, [...(byLab.get(parsed.lab) ?? []), parsed.role]);
+  }
+  return [...byLab.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, roles]) => ({
+      name,
+      namespaces: LAB_ROLES.filter((r) => roles.includes(r)),
+      complete: roles.length === LAB_ROLES.length && existsSync(`${stateDir}/${name}/lab.json`),
+    }));
+}
+
+/**
+ * Removes a lab: ends every process inside its namespaces, deletes the namespaces (their
+ * links go with them) and its files. Works on half-built labs; errors are collected and
+ * reported together after everything that could be removed was removed.
+ */
+export async function destroyLab(
+  name: string,
+  options: { stateDir?: string; runner?: CommandRunner; env?: Env } = {},
+): Promise<void> {
+  const runner = options.runner ?? createCommandRunner({ env: options.env ?? process.env });
+  const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
+  const errors: string[] = [];
+  const present = (await listNamespaces(runner)).filter(
+    (ns) => parseNamespaceName(ns)?.lab === name,
+  );
+  for (const ns of present) {
+    try {
+      await killNamespaceProcesses(runner, ns);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  for (const ns of present) {
+    try {
+      await runner.run(["ip", "netns", "delete", ns]);
+    } catch (err) {
+      errors.push(err instanceof Error ? err.message : String(err));
+    }
+  }
+  for (const role of LAB_ROLES) {
+    rmSync(`/etc/netns/${namespaceName(name, role)}`, { recursive: true, force: true });
+  }
+  removeIfEmpty("/etc/netns");
+  rmSync(`${stateDir}/${name}`, { recursive: true, force: true });
+  if (errors.length > 0) {
+    throw new LabError(`lab: Cannot remove all of the lab "${name}": ${errors.join("; ")}`);
+  }
+}

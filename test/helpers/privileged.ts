@@ -1,0 +1,18 @@
+// Privileged tests need root (network namespaces, nft). Without root they are skipped with a
+// clear message, except in CI (CI=true), where a skip would hide a broken pipeline: there
+// they fail.
+import assert from "node:assert/strict";
+
+/** The reason to skip, or undefined when the tests can run. Throws in CI without root. */
+export function privilegedSkipReason(): string | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  const reason = "needs root (network namespaces and nft); run the tests as root";
+  if (process.env["CI"] === "true") assert.fail(`privileged test in CI: ${reason}`);
+  return reason;
+}
+
+/** Options for describe()/it(): skip with the reason when not root. */
+export function privileged(): { skip: string | false } {
+  const reason = privilegedSkipReason();
+  return { skip: reason ?? false };
+}
