@@ -108,14 +108,16 @@ export const settings = {
     "DNS (TCP) proxy rules: `<port> <address-or-name> [<remote-port>]` lines.",
     { fromFile: true, reloadable: true, openshift: true },
   ),
-  routerDebug: setting("EGRESS_ROUTER_DEBUG", "debug", "Non-empty: trace every command run.", {
-    openshift: true,
-    flagType: "boolean",
-  }),
+  routerDebug: setting(
+    "EGRESS_ROUTER_DEBUG",
+    "debug",
+    "Non-empty: trace every command run and write debug-level log lines.",
+    { openshift: true, flagType: "boolean" },
+  ),
   dnsProxyDebug: setting(
     "EGRESS_DNS_PROXY_DEBUG",
     "dns-proxy-debug",
-    "Non-empty: log every DNS-proxy connection.",
+    "Non-empty: log every DNS-proxy connection as it opens, and every name resolution.",
     { openshift: true, flagType: "boolean" },
   ),
   egressInterface: setting(
@@ -160,6 +162,23 @@ export const settings = {
     "drain-seconds",
     "On SIGTERM, how long open connections may take to finish before they are closed.",
     { default: "30", check: valueChecks.seconds },
+  ),
+  configDir: setting(
+    "EGRESS_CONFIG_DIR",
+    "config-dir",
+    "A directory (a mounted ConfigMap) with one file per setting, named after its variable; read after flags, variables and _FILE settings, and watched for changes.",
+  ),
+  logFormat: setting(
+    "EGRESS_LOG_FORMAT",
+    "log-format",
+    "Log format: json (one JSON object a line), text (for people), or auto (text when stdout is a terminal, else json).",
+    { default: "auto" },
+  ),
+  logLevel: setting(
+    "EGRESS_LOG_LEVEL",
+    "log-level",
+    "Least important log lines written: debug, info, warn or error. EGRESS_ROUTER_DEBUG forces debug.",
+    { default: "info" },
   ),
   natBackend: setting(
     "EGRESS_NAT_BACKEND",

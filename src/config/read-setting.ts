@@ -1,6 +1,8 @@
 // Reads one setting from flags, environment or a file. Flags win over the environment; at
 // one level, giving both the text and a file is an error (which one would the user mean?).
-import { readFileSync } from "node:fs";
+// Last before the default: `EGRESS_CONFIG_DIR/<VARIABLE>`, a ConfigMap mounted as a directory.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { SettingSpec } from "./catalogue.ts";
 import type { ConfigProblem } from "./config-error.ts";
 
@@ -99,6 +101,21 @@ export function readSetting(
     }
     if (textValue !== undefined) {
       return { setting: { value: textValue, origin: textName, file: undefined }, problems };
+    }
+  }
+  const dir = flagString(flags, "config-dir") ?? env["EGRESS_CONFIG_DIR"];
+  if (dir !== undefined && dir !== "" && spec.env !== "EGRESS_CONFIG_DIR") {
+    const path = join(dir, spec.env);
+    if (existsSync(path)) {
+      const via = `EGRESS_CONFIG_DIR ${dir}`;
+      const read = readRuleFile(spec, path, via);
+      if ("problem" in read) {
+        problems.push(read.problem);
+        return { setting: { value: undefined, origin: via, file: path }, problems };
+      }
+      // a one-line setting written as a YAML block scalar ends with a newline: not part of it
+      const value = spec.fromFile ? read.text : read.text.replace(/\r?\n$/, "");
+      return { setting: { value, origin: `${via}/${spec.env}`, file: path }, problems };
     }
   }
   return {

@@ -81,9 +81,16 @@ export interface ResolveEvent {
   readonly stale: boolean; // serving the last good answer after a failure
 }
 
+export type ReloadResult = "applied" | "rejected" | "unchanged" | "restart-needed";
+
+/** What started a reload: the first load, a watched file, the safety-net poll, or SIGHUP. */
+export type ReloadTrigger = "start" | "watch" | "poll" | "signal";
+
 export interface ReloadEvent {
   readonly setting: string;
-  readonly result: "applied" | "rejected" | "unchanged" | "restart-needed";
+  readonly result: ReloadResult;
+  readonly trigger: ReloadTrigger;
+  /** every problem, one message each (empty unless rejected or restart-needed) */
   readonly problems: readonly string[];
 }
 

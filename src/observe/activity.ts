@@ -1,0 +1,183 @@
+// What the status page shows beyond the service's own status: the latest denials with
+// their reasons, the connections open right now, the latest answer for each resolved
+// name, and the reload history. Fed by the same events as the logs; bounded in memory.
+import type {
+  ConnectionCloseEvent,
+  ConnectionOpenEvent,
+  DecisionEvent,
+  ReloadEvent,
+  ResolveEvent,
+} from "./events.ts";
+import { channels } from "./events.ts";
+import { redact } from "./redact.ts";
+
+export interface DenialEntry {
+  readonly at: string;
+  readonly mode: string;
+  readonly client: string;
+  readonly destination: string;
+  readonly address: string | undefined;
+  readonly reason: string;
+  readonly ruleLine: number | undefined;
+  /** true: audit mode let it through */
+  readonly audit: boolean;
+}
+
+export interface OpenConnection {
+  readonly mode: string;
+  readonly listener: string;
+  readonly client: string;
+  readonly since: string;
+}
+
+export interface NameEntry {
+  readonly name: string;
+  readonly addresses: readonly string[];
+  readonly ok: boolean;
+  readonly stale: boolean;
+  readonly error: string | undefined;
+  readonly at: string;
+}
+
+export interface ReloadEntry {
+  readonly at: string;
+  readonly setting: string;
+  readonly result: string;
+  readonly trigger: string;
+  readonly problems: readonly string[];
+}
+
+export interface ActivitySnapshot {
+  readonly denials: readonly DenialEntry[];
+  readonly openConnections: {
+    readonly total: number;
+    readonly byListener: Readonly<Record<string, number>>;
+    /** the longest-open ones first, at most `maxListed` */
+    readonly oldest: readonly OpenConnection[];
+  };
+  readonly names: readonly NameEntry[];
+  readonly reloads: readonly ReloadEntry[];
+}
+
+export interface Activity {
+  snapshot(): ActivitySnapshot;
+  close(): void;
+}
+
+export interface ActivityLimits {
+  readonly denials: number;
+  readonly reloads: number;
+  readonly names: number;
+  readonly listed: number;
+}
+
+const defaults: ActivityLimits = { denials: 50, reloads: 20, names: 200, listed: 20 };
+
+function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.unshift(item);
+  if (list.length > max) list.length = max;
+}
+
+export function trackActivity(limits: ActivityLimits = defaults): Activity {
+  const denials: DenialEntry[] = [];
+  const reloads: ReloadEntry[] = [];
+  const open = new Map<string, { e: ConnectionOpenEvent; since: number }>();
+  const names = new Map<string, NameEntry>();
+  const key = (e: { mode: string; listener: string; client: string }) =>
+    `${e.mode}\u0000${e.listener}\u0000${e.client}`;
+
+  const onDecision = (m: unknown) => {
+    const e = m as DecisionEvent;
+    if (e.action !== "deny" && !e.audit) return;
+    pushBounded(
+      denials,
+      {
+        at: new Date().toISOString(),
+        mode: e.mode,
+        client: e.client,
+        destination: redact(e.destination),
+        address: e.address,
+        reason: e.reason,
+        ruleLine: e.ruleLine,
+        audit: e.audit,
+      },
+      limits.denials,
+    );
+  };
+  const onOpen = (m: unknown) => {
+    const e = m as ConnectionOpenEvent;
+    open.set(key(e), { e, since: Date.now() });
+  };
+  const onClose = (m: unknown) => {
+    open.delete(key(m as ConnectionCloseEvent));
+  };
+  const onResolve = (m: unknown) => {
+    const e = m as ResolveEvent;
+    const prev = names.get(e.name);
+    names.delete(e.name); // re-insert: most recent last
+    names.set(e.name, {
+      name: e.name,
+      addresses: e.ok || e.stale ? e.addresses : (prev?.addresses ?? []),
+      ok: e.ok,
+      stale: e.stale,
+      error: e.error === undefined ? undefined : redact(e.error),
+      at: new Date().toISOString(),
+    });
+    if (names.size > limits.names) {
+      const first = names.keys().next();
+      if (!first.done) names.delete(first.value);
+    }
+  };
+  const onReload = (m: unknown) => {
+    const e = m as ReloadEvent;
+    if (e.result === "unchanged") return;
+    pushBounded(
+      reloads,
+      {
+        at: new Date().toISOString(),
+        setting: e.setting,
+        result: e.result,
+        trigger: e.trigger,
+        problems: e.problems.map(redact),
+      },
+      limits.reloads,
+    );
+  };
+  const subs = [
+    [channels.decision, onDecision],
+    [channels.connectionOpen, onOpen],
+    [channels.connectionClose, onClose],
+    [channels.resolve, onResolve],
+    [channels.reload, onReload],
+  ] as const;
+  for (const [ch, fn] of subs) ch.subscribe(fn);
+
+  return {
+    snapshot() {
+      const byListener: Record<string, number> = {};
+      for (const { e } of open.values()) {
+        const k = `${e.mode}:${e.listener}`;
+        byListener[k] = (byListener[k] ?? 0) + 1;
+      }
+      const oldest = [...open.values()]
+        .sort((a, b) => a.since - b.since)
+        .slice(0, limits.listed)
+        .map(({ e, since }) => ({
+          mode: e.mode,
+          listener: e.listener,
+          client: e.client,
+          since: new Date(since).toISOString(),
+        }));
+      return {
+        denials: [...denials],
+        openConnections: { total: open.size, byListener, oldest },
+        names: [...names.values()].sort((a, b) => a.name.localeCompare(b.name)),
+        reloads: [...reloads],
+      };
+    },
+    close() {
+      for (const [ch, fn] of subs) ch.unsubscribe(fn);
+      open.clear();
+    },
+  };
+}

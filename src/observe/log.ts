@@ -1,0 +1,298 @@
+// Logs: JSON lines through pino, one line per decision and one per connection close, with
+// the fixed field names below (docs/metrics.md lists them; a test keeps both in sync).
+// Human-readable text when stdout is a terminal. The data path never imports this module:
+// `subscribeLogs` turns the events of events.ts into lines.
+import { pino } from "pino";
+import type { Logger } from "pino";
+import type {
+  ConnectionCloseEvent,
+  ConnectionOpenEvent,
+  DecisionEvent,
+  ReloadEvent,
+  ResolveEvent,
+  UpstreamErrorEvent,
+} from "./events.ts";
+import { channels } from "./events.ts";
+import { redact } from "./redact.ts";
+
+export type { Logger } from "pino";
+
+/** Every field our log lines may carry, besides pino's `level`, `time` and `msg`. */
+export const logFields = {
+  mode: "Mode of the router that wrote the line: http-proxy, dns-proxy, redirect or the daemon's mode name.",
+  event:
+    "What the line is about: decision, connection-open, connection-close, upstream-error, resolve, reload, lifecycle, admin.",
+  client: "Client address and port, `ip:port`.",
+  listener: "The data listener the connection arrived on (its port).",
+  destination:
+    "Destination as the client asked for it, `host:port` (credentials and query strings removed).",
+  address: "The checked address that was dialled (after resolution), when there was one.",
+  action: "allow or deny.",
+  reason: "Why, from the policy's closed list of reasons (kebab-case).",
+  rule_line:
+    "Line of the rule that decided or that the connection used (1-based), when a rule matched.",
+  audit: "true: the rules would deny this, audit mode allowed it.",
+  bytes_from_client: "Bytes received from the client over the connection's life.",
+  bytes_to_client: "Bytes sent to the client over the connection's life.",
+  duration_ms: "How long the connection lasted, in milliseconds.",
+  end: "How the connection ended: done, client-reset, upstream-reset, idle-timeout, connect-failed, denied, limit, drain or error.",
+  kind: "Kind of upstream connect error: refused, timeout, unreachable, reset, resolve-failed, no-address or other.",
+  error: "An error message (credentials removed).",
+  name: "A DNS name being resolved.",
+  addresses: "The addresses a name resolved to.",
+  ttl_seconds: "TTL of a DNS answer, when known.",
+  stale: "true: a failed re-resolution, the last good addresses stay in use.",
+  setting: "The setting a reload or problem is about, e.g. EGRESS_HTTP_PROXY_DESTINATION.",
+  result: "Outcome of a reload: applied, rejected, unchanged or restart-needed.",
+  trigger: "What started a reload: start, watch, poll or signal.",
+  problems: "Every problem found in a rejected configuration, one message each.",
+  signal: "The signal received (SIGTERM, SIGINT, SIGHUP).",
+  drain_seconds: "Graceful shutdown: how long open connections may take to finish.",
+  url: "Where the admin server listens.",
+  version: "Version of the router.",
+} as const;
+
+export type LogField = keyof typeof logFields;
+export type LogRecord = { readonly [K in LogField]?: unknown };
+
+/** Every `msg` our lines use: fixed lower-case phrases, variable data goes into fields. */
+export const logMessages = {
+  "connection decided": "One per decision (allow, deny, or audit: would deny).",
+  "connection opened": "Debug level (or EGRESS_DNS_PROXY_DEBUG for the DNS proxy).",
+  "connection closed": "One per connection close, with bytes, duration and how it ended.",
+  "upstream connect failed": "A connect to an upstream failed.",
+  "name resolved": "Debug level: a DNS name resolved.",
+  "name resolution failed":
+    "A DNS name could not be resolved; the last good addresses stay in use when `stale` is true.",
+  "config applied": "A new configuration is serving.",
+  "config reload rejected":
+    "A new configuration was refused; the old one keeps serving. `problems` lists why.",
+  "config unchanged": "Debug level: the watched files changed but the rules did not.",
+  "restart needed": "A setting that cannot change at run time changed; restart to apply it.",
+  "router starting": "The daemon is starting.",
+  "admin server listening": "The admin server is up.",
+  "router ready": "Network set-up is done and every listener is up.",
+  "shutdown started": "A signal asked for a graceful shutdown; readiness is false from here on.",
+  "shutdown complete": "Every connection is finished or closed; the process exits.",
+  "shutdown already in progress": "A second signal during the drain.",
+  "reload requested": "SIGHUP: the rule files are read again and applied.",
+  "rules watch failed": "The rule file's directory cannot be watched; polling goes on.",
+  "unexpected error": "A bug: an error nothing else handled. The router keeps running when it can.",
+} as const;
+
+export type LogMessage = keyof typeof logMessages;
+
+export type LogFormat = "json" | "text";
+
+export interface LogOptions {
+  readonly format: LogFormat;
+  readonly level: "debug" | "info" | "warn" | "error";
+  /** EGRESS_DNS_PROXY_DEBUG: DNS-proxy connection opens and resolutions at info level */
+  readonly dnsProxyDebug: boolean;
+  /** where lines go; stdout when not given */
+  readonly destination?: { write(line: string): unknown };
+  /** colours in text format */
+  readonly colour?: boolean;
+}
+
+/** Builds a record from known fields only, with every string run through `redact`. */
+export function fields(record: LogRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) {
+    if (v === undefined) continue;
+    out[k] = clean(v);
+  }
+  return out;
+}
+
+function clean(v: unknown): unknown {
+  if (typeof v === "string") return redact(v);
+  if (Array.isArray(v)) return v.map(clean);
+  return v;
+}
+
+export function createLogger(options: LogOptions): Logger {
+  const out = options.destination ?? pino.destination({ fd: 1, sync: true });
+  const stream = options.format === "text" ? textStream(out, options.colour ?? false) : out;
+  return pino(
+    {
+      level: options.level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      // Belt and braces: nothing of ours logs headers, but if anything ever does.
+      redact: {
+        paths: ["*.authorization", '*["proxy-authorization"]', "*.cookie", "*.password"],
+        censor: "[redacted]",
+      },
+    },
+    stream,
+  );
+}
+
+const levelColour: Record<string, string> = {
+  debug: "\x1b[90m",
+  info: "\x1b[32m",
+  warn: "\x1b[33m",
+  error: "\x1b[31m",
+  fatal: "\x1b[31m",
+};
+
+/** One JSON line → `12:00:01.123 INFO  connection closed client=… end=done`. */
+export function formatText(line: string, colour: boolean): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { time, level, msg, ...rest } = rec;
+  const t = typeof time === "string" ? time.slice(11, 23) : "";
+  const lv = typeof level === "string" ? level.toUpperCase() : "";
+  const parts = Object.entries(rest).map(([k, v]) => {
+    const s = typeof v === "string" ? v : JSON.stringify(v);
+    return `${k}=${typeof v === "string" && /[\s"=]/.test(s) ? JSON.stringify(s) : s}`;
+  });
+  const head = colour ? `${levelColour[String(level)] ?? ""}${lv.padEnd(5)}\x1b[0m` : lv.padEnd(5);
+  return `${t} ${head} ${typeof msg === "string" ? msg : ""}${parts.length ? "  " + parts.join(" ") : ""}\n`;
+}
+
+function textStream(out: { write(line: string): unknown }, colour: boolean) {
+  return {
+    write(chunk: string) {
+      for (const line of chunk.split("\n")) if (line) out.write(formatText(line, colour));
+    },
+  };
+}
+
+function log(
+  logger: Logger,
+  level: "debug" | "info" | "warn" | "error",
+  msg: LogMessage,
+  rec: LogRecord,
+): void {
+  if (logger.isLevelEnabled(level)) logger[level](fields(rec), msg);
+}
+
+/** Writes one line with a catalogued message; the daemon's own lifecycle lines use it. */
+export function logEvent(
+  logger: Logger,
+  level: "debug" | "info" | "warn" | "error",
+  msg: LogMessage,
+  rec: LogRecord = {},
+): void {
+  log(logger, level, msg, rec);
+}
+
+/** Subscribes the log lines to the data path's events; returns the unsubscribe function. */
+export function subscribeLogs(
+  logger: Logger,
+  options: Pick<LogOptions, "dnsProxyDebug">,
+): () => void {
+  const dnsLevel = options.dnsProxyDebug ? "info" : "debug";
+  const onDecision = (m: unknown) => {
+    const e = m as DecisionEvent;
+    log(logger, e.action === "deny" || e.audit ? "warn" : "info", "connection decided", {
+      event: "decision",
+      mode: e.mode,
+      client: e.client,
+      destination: e.destination,
+      address: e.address,
+      action: e.action,
+      reason: e.reason,
+      rule_line: e.ruleLine,
+      audit: e.audit,
+    });
+  };
+  const onOpen = (m: unknown) => {
+    const e = m as ConnectionOpenEvent;
+    log(logger, e.mode === "dns-proxy" ? dnsLevel : "debug", "connection opened", {
+      event: "connection-open",
+      mode: e.mode,
+      listener: e.listener,
+      client: e.client,
+    });
+  };
+  const onClose = (m: unknown) => {
+    const e = m as ConnectionCloseEvent;
+    log(logger, "info", "connection closed", {
+      event: "connection-close",
+      mode: e.mode,
+      listener: e.listener,
+      client: e.client,
+      destination: e.destination,
+      address: e.address,
+      rule_line: e.ruleLine,
+      bytes_from_client: e.bytesFromClient,
+      bytes_to_client: e.bytesToClient,
+      duration_ms: Math.round(e.durationMs),
+      end: e.end,
+    });
+  };
+  const onUpstreamError = (m: unknown) => {
+    const e = m as UpstreamErrorEvent;
+    log(logger, "warn", "upstream connect failed", {
+      event: "upstream-error",
+      mode: e.mode,
+      destination: e.destination,
+      address: e.address,
+      kind: e.kind,
+      error: e.message,
+    });
+  };
+  const onResolve = (m: unknown) => {
+    const e = m as ResolveEvent;
+    if (e.ok) {
+      log(logger, dnsLevel, "name resolved", {
+        event: "resolve",
+        name: e.name,
+        addresses: e.addresses,
+        ttl_seconds: e.ttlSeconds,
+      });
+    } else {
+      log(logger, "warn", "name resolution failed", {
+        event: "resolve",
+        name: e.name,
+        error: e.error,
+        stale: e.stale,
+        addresses: e.stale ? e.addresses : undefined,
+      });
+    }
+  };
+  const onReload = (m: unknown) => {
+    const e = m as ReloadEvent;
+    const rec: LogRecord = {
+      event: "reload",
+      setting: e.setting,
+      result: e.result,
+      trigger: e.trigger,
+      problems: e.problems.length ? e.problems : undefined,
+    };
+    switch (e.result) {
+      case "applied":
+        log(logger, "info", "config applied", rec);
+        break;
+      case "rejected":
+        log(logger, "error", "config reload rejected", rec);
+        break;
+      case "unchanged":
+        log(logger, "debug", "config unchanged", rec);
+        break;
+      case "restart-needed":
+        log(logger, "warn", "restart needed", rec);
+        break;
+    }
+  };
+  const subs = [
+    [channels.decision, onDecision],
+    [channels.connectionOpen, onOpen],
+    [channels.connectionClose, onClose],
+    [channels.upstreamError, onUpstreamError],
+    [channels.resolve, onResolve],
+    [channels.reload, onReload],
+  ] as const;
+  for (const [ch, fn] of subs) ch.subscribe(fn);
+  return () => {
+    for (const [ch, fn] of subs) ch.unsubscribe(fn);
+  };
+}
