@@ -2,5 +2,6 @@
 import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
+import { haCommand } from "./ha.ts";
 
-export const commands: readonly Command[] = [checkCommand, explainCommand];
+export const commands: readonly Command[] = [checkCommand, explainCommand, haCommand];
