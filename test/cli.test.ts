@@ -136,6 +136,41 @@ describe("OpenShift mode: errors are one line, exit 1, checked in the original o
   });
 });
 
+describe("OpenShift mode: the HTTP proxy image's unit-test prints the checked rules", () => {
+  it("normalized rules, exit 0", async () => {
+    const r = await runCli([], {
+      EGRESS_HTTP_PROXY_MODE: "unit-test",
+      EGRESS_HTTP_PROXY_DESTINATION: "A.Example.com\n!*.b.example.\n*",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "a.example.com\n!*.b.example\n*\n");
+  });
+  const errors: [string, Record<string, string>, string][] = [
+    [
+      "empty rules",
+      { EGRESS_HTTP_PROXY_MODE: "unit-test", EGRESS_HTTP_PROXY_DESTINATION: "" },
+      "No EGRESS_HTTP_PROXY_DESTINATION specified",
+    ],
+    [
+      "wildcard not last",
+      { EGRESS_HTTP_PROXY_MODE: "unit-test", EGRESS_HTTP_PROXY_DESTINATION: "*\nx.example" },
+      "Wildcard must be last rule, if present",
+    ],
+    [
+      "bad destination",
+      { EGRESS_HTTP_PROXY_MODE: "unit-test", EGRESS_HTTP_PROXY_DESTINATION: "!!x" },
+      "Bad destination '!x'",
+    ],
+  ];
+  for (const [name, env, line] of errors) {
+    it(name, async () => {
+      const r = await runCli([], env);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `${line}\n`);
+    });
+  }
+});
+
 describe("check", () => {
   const dir = mkdtempSync(join(tmpdir(), "egress-router-check-"));
   after(() => rmSync(dir, { recursive: true, force: true }));

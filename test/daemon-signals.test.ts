@@ -85,6 +85,30 @@ describe("signals", () => {
     assert.equal(closed["end"], "drain");
   });
 
+  it("not ready during network set-up; SIGTERM then still ends in a clean exit 0", async (t) => {
+    const echoPort = await freePort();
+    const adminPort = await freePort();
+    const cm = await createConfigMapDir({ rules: `listen ${echoPort}\nreply v1\n` });
+    t.after(() => cm.remove());
+    const d = startChildDaemon(t, {
+      [`${echoSetting}_FILE`]: cm.path("rules"),
+      EGRESS_ADMIN_ADDRESS: "127.0.0.1",
+      EGRESS_ADMIN_PORT: String(adminPort),
+      ECHO_TEST_PREPARE_MS: "1500",
+    });
+    await d.waitLog("admin server listening");
+    const health = await fetch(`http://127.0.0.1:${adminPort}/healthz`);
+    assert.equal(health.status, 200, "alive while setting up");
+    const ready = await fetch(`http://127.0.0.1:${adminPort}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal(await ready.text(), "not ready: network set-up not done; listeners starting\n");
+    d.child.kill("SIGTERM"); // during set-up: kept, acted on once the start is over
+    const { code, signal } = await d.exited;
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    assert.ok(d.logs.some((l) => l.msg === "shutdown complete"));
+  });
+
   it("SIGHUP forces a reload from the files", async (t) => {
     const { d, echoPort } = await setup(t, "1");
     await d.waitLog("router ready");

@@ -9,12 +9,13 @@ import {
   fileEnvName,
   fileFlagName,
   readSetting,
+  valueProblem,
   type Env,
   type Flags,
 } from "../config/read-setting.ts";
+import type { HttpRule } from "../config/types.ts";
 import { readRouterConfig } from "../config/router-config.ts";
 import { formatRedirectRule, parseRedirectRules } from "../config/redirect-rules.ts";
-import { shown } from "../config/rule-lines.ts";
 import type { Command } from "./command.ts";
 import { allSettingKeys, parseCommandArgs, settingFlagHelp } from "./flags.ts";
 import { formatProblems } from "./print-problems.ts";
@@ -80,33 +81,34 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
     }
   }
 
-  if (present("httpProxyDestination")) {
+  const grammars = [
+    {
+      key: "httpProxyDestination",
+      parse: parseHttpRules,
+      format: formatHttpRule,
+      describe: (rules: readonly HttpRule[]) =>
+        `, first match wins; anything else is ${rules[rules.length - 1]?.match.kind === "any" ? "allowed (final *)" : "denied (no final *)"}`,
+    },
+    {
+      key: "dnsProxyDestination",
+      parse: parseDnsProxyRules,
+      format: formatDnsProxyRule,
+      describe: () => "",
+    },
+  ] as const;
+  for (const g of grammars) {
+    if (!present(g.key)) continue;
     checked++;
-    const r = readSetting(settings.httpProxyDestination, env, flags);
-    problems.push(...r.problems);
-    const parsed = parseHttpRules(r.setting.value);
-    problems.push(...parsed.problems);
+    const spec = settings[g.key];
+    const r = readSetting(spec, env, flags);
+    const parsed = g.parse(r.setting.value);
+    problems.push(...r.problems, ...parsed.problems);
     if (parsed.problems.length === 0 && r.problems.length === 0) {
-      const last = parsed.rules[parsed.rules.length - 1];
-      const rest = last?.match.kind === "any" ? "allowed (final *)" : "denied (no final *)";
+      const rules = parsed.rules as readonly never[];
       output.push(
-        `# EGRESS_HTTP_PROXY_DESTINATION (${r.setting.origin}): ${parsed.rules.length} rule(s), first match wins; anything else is ${rest}`,
+        `# ${spec.env} (${r.setting.origin}): ${rules.length} rule(s)${g.describe(rules)}`,
       );
-      output.push(...parsed.rules.map(formatHttpRule));
-    }
-  }
-
-  if (present("dnsProxyDestination")) {
-    checked++;
-    const r = readSetting(settings.dnsProxyDestination, env, flags);
-    problems.push(...r.problems);
-    const parsed = parseDnsProxyRules(r.setting.value);
-    problems.push(...parsed.problems);
-    if (parsed.problems.length === 0 && r.problems.length === 0) {
-      output.push(
-        `# EGRESS_DNS_PROXY_DESTINATION (${r.setting.origin}): ${parsed.rules.length} rule(s)`,
-      );
-      output.push(...parsed.rules.map(formatDnsProxyRule));
+      output.push(...rules.map((rule) => g.format(rule)));
     }
   }
 
@@ -117,20 +119,9 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
     const r = readSetting(spec, env, flags);
     problems.push(...r.problems);
     const value = r.setting.value ?? "";
-    if (key === "httpProxyMode" && value !== "" && value !== "unit-test") {
-      problems.push({
-        code: "setting-invalid",
-        setting: spec.env,
-        message: `${spec.env}: Cannot use "${shown(value)}": the only mode is unit-test (prints the checked rules, as this command does); leave it empty`,
-      });
-    }
-    const state = spec.check?.(value);
-    if (state !== undefined) {
-      problems.push({
-        code: "setting-invalid",
-        setting: spec.env,
-        message: `${spec.env}: Cannot use "${shown(value)}": ${state}`,
-      });
+    const problem = valueProblem(spec, value);
+    if (problem) {
+      problems.push(problem);
     } else if (r.problems.length === 0) {
       output.push(`# ${spec.env}=${value}`);
     }

@@ -3,5 +3,13 @@ import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
 import { haCommand } from "./ha.ts";
+import { redirectCommand } from "./redirect.ts";
+import { setupCommand } from "./setup.ts";
 
-export const commands: readonly Command[] = [checkCommand, explainCommand, haCommand];
+export const commands: readonly Command[] = [
+  checkCommand,
+  explainCommand,
+  setupCommand,
+  redirectCommand,
+  haCommand,
+];

@@ -67,6 +67,7 @@ export interface Daemon {
 
 interface DaemonSettings {
   adminAddress: string;
+  adminAddressIsDefault: boolean;
   adminPort: number;
   drainMs: number;
   format: LogFormat;
@@ -106,9 +107,11 @@ function invalid(spec: SettingSpec, value: string, state: string, fix: string): 
 
 function readDaemonSettings(env: Env, flags: Flags, isTty: boolean): DaemonSettings {
   const problems: ConfigProblem[] = [];
+  const origins = new Map<string, string>();
   const get = (spec: SettingSpec): string => {
     const r = readSetting(spec, env, flags);
     problems.push(...r.problems);
+    origins.set(spec.env, r.setting.origin);
     return (r.setting.value ?? "").trim();
   };
   const adminAddress = get(settings.adminAddress);
@@ -163,6 +166,7 @@ function readDaemonSettings(env: Env, flags: Flags, isTty: boolean): DaemonSetti
   if (problems.length) throw new ConfigError(problems);
   return {
     adminAddress,
+    adminAddressIsDefault: origins.get(settings.adminAddress.env) === "default",
     adminPort,
     drainMs: Math.round(drain * 1000),
     format: formatText === "auto" ? (isTty ? "text" : "json") : (formatText as LogFormat),
@@ -208,7 +212,9 @@ export async function startDaemon<C>(
   let service: Service<C> | undefined;
   let lastSeenText: string | undefined;
   let appliedAt: Date | undefined;
-  let origin = "";
+  let origin = ""; // where the last read came from
+  let servingOrigin = ""; // where the serving rules came from
+  let lastReloadOk = true;
   let watch: FileWatch | undefined;
   let admin: AdminServer | undefined;
   let reloadChain: Promise<unknown> = Promise.resolve();
@@ -240,9 +246,9 @@ export async function startDaemon<C>(
       startedAt: startedAt.toISOString(),
       config: {
         setting: spec.env,
-        origin,
+        origin: servingOrigin,
         appliedAt: appliedAt?.toISOString(),
-        lastReloadOk: activity.snapshot().reloads[0]?.result !== "rejected",
+        lastReloadOk,
       },
       service: service?.status(),
       activity: activity.snapshot(),
@@ -288,6 +294,7 @@ export async function startDaemon<C>(
       const key = `\u0000${read.problems.join("\n")}`;
       if (!force && key === lastSeenText) return "unchanged";
       lastSeenText = key;
+      lastReloadOk = false;
       publishReload({ setting: spec.env, result: "rejected", trigger, problems: read.problems });
       return "rejected";
     }
@@ -301,16 +308,20 @@ export async function startDaemon<C>(
     try {
       compiled = definition.compile(read.text);
     } catch (err) {
+      lastReloadOk = false;
       publishReload({ setting: spec.env, result: "rejected", trigger, problems: problemsOf(err) });
       return "rejected";
     }
     try {
       await service.apply(compiled);
     } catch (err) {
+      lastReloadOk = false;
       publishReload({ setting: spec.env, result: "rejected", trigger, problems: problemsOf(err) });
       return "rejected";
     }
     appliedAt = new Date();
+    servingOrigin = origin;
+    lastReloadOk = true;
     publishReload({ setting: spec.env, result: "applied", trigger, problems: [] });
     return "applied";
   };
@@ -336,23 +347,27 @@ export async function startDaemon<C>(
     if (ds.adminPort !== 0) {
       const { page, fragment, script, style } = renderStatus;
       try {
-        admin = await startAdminServer(
-          ds.adminAddress,
-          ds.adminPort,
-          {
-            readiness,
-            statusJson: snapshot,
-            metrics: async () => ({
-              contentType: metrics.registry.contentType,
-              body: await metrics.registry.metrics(),
-            }),
-            page: () => page(snapshot()),
-            fragment: () => fragment(snapshot()),
-            script,
-            style,
-          },
-          onInternalError,
-        );
+        const handlers = {
+          readiness,
+          statusJson: snapshot,
+          metrics: async () => ({
+            contentType: metrics.registry.contentType,
+            body: await metrics.registry.metrics(),
+          }),
+          page: () => page(snapshot()),
+          fragment: () => fragment(snapshot()),
+          script,
+          style,
+        };
+        try {
+          admin = await startAdminServer(ds.adminAddress, ds.adminPort, handlers, onInternalError);
+        } catch (err) {
+          // The default "::" on a host without IPv6 (some clusters turn it off): use IPv4.
+          const code = (err as NodeJS.ErrnoException).code;
+          const v6Missing = code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL";
+          if (!(v6Missing && ds.adminAddress === "::" && ds.adminAddressIsDefault)) throw err;
+          admin = await startAdminServer("0.0.0.0", ds.adminPort, handlers, onInternalError);
+        }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         const state =
@@ -389,6 +404,7 @@ export async function startDaemon<C>(
     await service.start();
     started = true;
     appliedAt = new Date();
+    servingOrigin = origin;
     publishReload({ setting: spec.env, result: "applied", trigger: "start", problems: [] });
   } catch (err) {
     if (service) await service.stop(0).catch(() => undefined);
@@ -477,35 +493,59 @@ export async function startDaemon<C>(
 
 /**
  * Runs a mode until SIGTERM or SIGINT; SIGHUP reloads. Resolves the exit code: 0 after a
- * graceful shutdown. Throws ConfigError when the configuration cannot start.
+ * graceful shutdown. Throws ConfigError when the configuration cannot start. A stop signal
+ * that arrives while starting is kept and acted on as soon as the start is over.
  */
 export async function runDaemon<C>(
   definition: ModeDefinition<C>,
   options: DaemonOptions,
 ): Promise<number> {
-  const daemon = await startDaemon(definition, options);
-  return new Promise<number>((resolve) => {
-    const onHup = () => {
-      logEvent(daemon.logger, "info", "reload requested", { signal: "SIGHUP" });
-      daemon
-        .reload("signal", true)
-        .catch((err: unknown) =>
-          logEvent(daemon.logger, "error", "unexpected error", { error: String(err) }),
-        );
-    };
-    const onStop = (signal: NodeJS.Signals) => {
-      daemon.shutdown(signal).then(
-        (code) => {
-          process.off("SIGHUP", onHup);
-          process.off("SIGTERM", onStop);
-          process.off("SIGINT", onStop);
-          resolve(code);
-        },
-        () => resolve(1),
-      );
-    };
-    process.on("SIGHUP", onHup);
-    process.on("SIGTERM", onStop);
-    process.on("SIGINT", onStop);
-  });
+  let daemon: Daemon | undefined;
+  let pendingStop: NodeJS.Signals | undefined;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exit = new Promise<number>((resolve) => (resolveExit = resolve));
+
+  const onHup = () => {
+    if (!daemon) return; // still starting: the start reads the files anyway
+    const d = daemon;
+    logEvent(d.logger, "info", "reload requested", { signal: "SIGHUP" });
+    d.reload("signal", true).catch((err: unknown) =>
+      logEvent(d.logger, "error", "unexpected error", { error: String(err) }),
+    );
+  };
+  const onStop = (signal: NodeJS.Signals) => {
+    if (!daemon) {
+      pendingStop ??= signal;
+      return;
+    }
+    daemon.shutdown(signal).then(resolveExit, () => resolveExit(1));
+  };
+  // Logged before Node's default handling ends the process: the reason is in the JSON log.
+  const onFatal = (err: Error, origin: string) => {
+    if (daemon)
+      logEvent(daemon.logger, "error", "unexpected error", {
+        error: `${origin}: ${err.stack ?? err.message}`,
+      });
+  };
+  const off = () => {
+    process.off("SIGHUP", onHup);
+    process.off("SIGTERM", onStop);
+    process.off("SIGINT", onStop);
+    process.off("uncaughtExceptionMonitor", onFatal);
+  };
+  process.on("SIGHUP", onHup);
+  process.on("SIGTERM", onStop);
+  process.on("SIGINT", onStop);
+  process.on("uncaughtExceptionMonitor", onFatal);
+
+  try {
+    daemon = await startDaemon(definition, options);
+  } catch (err) {
+    off();
+    throw err;
+  }
+  if (pendingStop) onStop(pendingStop);
+  const code = await exit;
+  off();
+  return code;
 }

@@ -5,6 +5,8 @@ import { ConfigError } from "../config/config-error.ts";
 import { settings } from "../config/catalogue.ts";
 import type { Env } from "../config/read-setting.ts";
 import { fileEnvName } from "../config/read-setting.ts";
+import { parseHttpRules, formatHttpRule } from "../config/http-rules.ts";
+import { readSetting } from "../config/read-setting.ts";
 import { runRouterImage } from "./router-image.ts";
 
 export type OpenShiftImage = "router" | "http-proxy" | "dns-proxy" | "legacy" | "none";
@@ -29,6 +31,8 @@ export async function runOpenShiftMode(env: Env): Promise<number> {
       case "legacy":
         return await runRouterImage(env);
       case "http-proxy":
+        if ((env[settings.httpProxyMode.env] ?? "") === "unit-test")
+          return printCheckedHttpRules(env);
         throw new Error(
           `${fileEnvName(settings.httpProxyDestination)}: the HTTP proxy is not part of this build`,
         );
@@ -50,4 +54,14 @@ export async function runOpenShiftMode(env: Env): Promise<number> {
     }
     throw err;
   }
+}
+
+/** EGRESS_HTTP_PROXY_MODE=unit-test: upstream printed its Squid ACL; we print the checked rules. */
+function printCheckedHttpRules(env: Env): number {
+  const r = readSetting(settings.httpProxyDestination, env, {});
+  const parsed = parseHttpRules(r.setting.value);
+  const problems = [...r.problems, ...parsed.problems];
+  if (problems.length > 0) throw new ConfigError(problems);
+  process.stdout.write(parsed.rules.map((rule) => `${formatHttpRule(rule)}\n`).join(""));
+  return 0;
 }

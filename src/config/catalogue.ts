@@ -99,8 +99,14 @@ export const settings = {
   httpProxyMode: setting(
     "EGRESS_HTTP_PROXY_MODE",
     "http-proxy-mode",
-    "OpenShift's `unit-test` printed the generated Squid ACL; use `egress-router check` instead.",
-    { openshift: true },
+    "OpenShift's `unit-test` printed the generated Squid ACL; we print the checked rules instead, as `check` does.",
+    {
+      openshift: true,
+      check: (v) =>
+        v === "" || v === "unit-test"
+          ? undefined
+          : "the only mode is unit-test (prints the checked rules and exits); leave it empty to run the proxy",
+    },
   ),
   dnsProxyDestination: setting(
     "EGRESS_DNS_PROXY_DESTINATION",
@@ -172,13 +178,13 @@ export const settings = {
     "EGRESS_LOG_FORMAT",
     "log-format",
     "Log format: json (one JSON object a line), text (for people), or auto (text when stdout is a terminal, else json).",
-    { default: "auto" },
+    { default: "auto", check: valueChecks.oneOf("json", "text", "auto") },
   ),
   logLevel: setting(
     "EGRESS_LOG_LEVEL",
     "log-level",
     "Least important log lines written: debug, info, warn or error. EGRESS_ROUTER_DEBUG forces debug.",
-    { default: "info" },
+    { default: "info", check: valueChecks.oneOf("debug", "info", "warn", "error") },
   ),
   natBackend: setting(
     "EGRESS_NAT_BACKEND",

@@ -5,7 +5,7 @@ import type { ConfigProblem } from "./config-error.ts";
 import { parseAddress } from "./addresses.ts";
 import { canonicalHostName } from "./host-names.ts";
 import type { ParsedRules } from "./redirect-rules.ts";
-import { lineShapeHint, parsePort, ruleLines, shown } from "./rule-lines.ts";
+import { checkPorts, lineShapeHint, ruleLines, rulesMissing, shown } from "./rule-lines.ts";
 import type { DnsProxyRule, ForwardTarget } from "./types.ts";
 
 const forms = `"<port> <address-or-name> [<remote-port>]", e.g. "5432 db.example.com" or "8443 203.0.113.7 443"`;
@@ -18,12 +18,11 @@ export function parseDnsProxyRules(
     return {
       rules: [],
       problems: [
-        {
-          code: "rules-missing",
+        rulesMissing(
           setting,
-          openshift: `Must specify ${setting}`,
-          message: `${setting}: Cannot start the DNS proxy: no rules are set; give one "<port> <address-or-name> [<remote-port>]" line per forwarded port (or use ${setting}_FILE)`,
-        },
+          `Must specify ${setting}`,
+          `Cannot start the DNS proxy: no rules are set; give one "<port> <address-or-name> [<remote-port>]" line per forwarded port (or use ${setting}_FILE)`,
+        ),
       ],
     };
   }
@@ -64,25 +63,18 @@ export function parseDnsProxyRules(
       bad(target.hint);
       continue;
     }
-    const localPort = parsePort(portText);
-    const remotePort = remoteText === undefined ? localPort : parsePort(remoteText);
-    let ok = true;
-    for (const [text, value, which] of [
-      [portText, localPort, "proxy port"],
-      [remoteText, remotePort, "remote port"],
-    ] as const) {
-      if (text !== undefined && value === undefined) {
-        ok = false;
-        problems.push({
-          code: "port-out-of-range",
-          setting,
-          line: l.line,
-          openshift: `Invalid port: ${text}, must be in the range 1 to 65535`,
-          message: `${at}: Cannot use ${which} ${shown(text)}: ports are 1 to 65535; pick a port in that range`,
-        });
-      }
-    }
-    if (!ok || localPort === undefined || remotePort === undefined) continue;
+    const ports = checkPorts(
+      setting,
+      l.line,
+      [
+        ["proxy port", portText],
+        ["remote port", remoteText],
+      ],
+      problems,
+    );
+    const localPort = ports?.[0];
+    const remotePort = ports?.[1] ?? localPort;
+    if (localPort === undefined || remotePort === undefined) continue;
     const seen = usedPorts.get(localPort);
     if (seen !== undefined) {
       problems.push({

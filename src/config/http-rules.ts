@@ -4,7 +4,7 @@ import type { ConfigProblem } from "./config-error.ts";
 import { networkAddress, parseAddress, parsePrefix } from "./addresses.ts";
 import { canonicalHostName } from "./host-names.ts";
 import type { ParsedRules } from "./redirect-rules.ts";
-import { lineShapeHint, ruleLines, shown } from "./rule-lines.ts";
+import { lineShapeHint, ruleLines, rulesMissing, shown } from "./rule-lines.ts";
 import type { HostMatch, HttpRule } from "./types.ts";
 
 const forms =
@@ -18,12 +18,11 @@ export function parseHttpRules(
     return {
       rules: [],
       problems: [
-        {
-          code: "rules-missing",
+        rulesMissing(
           setting,
-          openshift: `No ${setting} specified`,
-          message: `${setting}: Cannot start the HTTP proxy: no rules are set; list the destinations to allow, one per line, e.g. "*.example.com", and end with "*" to allow the rest (or use ${setting}_FILE)`,
-        },
+          `No ${setting} specified`,
+          `Cannot start the HTTP proxy: no rules are set; list the destinations to allow, one per line, e.g. "*.example.com", and end with "*" to allow the rest (or use ${setting}_FILE)`,
+        ),
       ],
     };
   }

@@ -18,6 +18,18 @@ export interface SettingValue {
   readonly file: string | undefined;
 }
 
+/** Runs a setting's own validator on a given value: a problem naming the setting and the fix. */
+export function valueProblem(spec: SettingSpec, value: string): ConfigProblem | undefined {
+  const state = spec.check?.(value);
+  if (state === undefined) return undefined;
+  const visible = value.replace(/\t/g, "\\t").replace(/\r/g, "\\r");
+  return {
+    code: "setting-invalid",
+    setting: spec.env,
+    message: `${spec.env}: Cannot use "${visible}": ${state}`,
+  };
+}
+
 export function fileEnvName(spec: SettingSpec): string {
   return `${spec.env}_FILE`;
 }
@@ -103,11 +115,12 @@ export function readSetting(
       return { setting: { value: textValue, origin: textName, file: undefined }, problems };
     }
   }
-  const dir = flagString(flags, "config-dir") ?? env["EGRESS_CONFIG_DIR"];
+  const dirFlag = flagString(flags, "config-dir");
+  const dir = dirFlag ?? env["EGRESS_CONFIG_DIR"];
   if (dir !== undefined && dir !== "" && spec.env !== "EGRESS_CONFIG_DIR") {
     const path = join(dir, spec.env);
     if (existsSync(path)) {
-      const via = `EGRESS_CONFIG_DIR ${dir}`;
+      const via = `${dirFlag === undefined ? "EGRESS_CONFIG_DIR" : "--config-dir"} ${dir}`;
       const read = readRuleFile(spec, path, via);
       if ("problem" in read) {
         problems.push(read.problem);

@@ -5,7 +5,14 @@
 // OpenShift image printed when it stopped there.
 import type { ConfigProblem } from "./config-error.ts";
 import { parseAddress } from "./addresses.ts";
-import { lineShapeHint, parsePort, ruleLines, shown, type RuleLine } from "./rule-lines.ts";
+import {
+  checkPorts,
+  lineShapeHint,
+  ruleLines,
+  rulesMissing,
+  shown,
+  type RuleLine,
+} from "./rule-lines.ts";
 import type { Protocol, RedirectRule, SourceAddress } from "./types.ts";
 
 const protocols: ReadonlySet<string> = new Set<Protocol>(["tcp", "udp", "sctp"]);
@@ -22,12 +29,13 @@ export function parseRedirectRules(
 ): ParsedRules<RedirectRule> {
   const problems: ConfigProblem[] = [];
   if (text === undefined || text.trim() === "") {
-    problems.push({
-      code: "rules-missing",
-      setting,
-      openshift: `${setting} unspecified`,
-      message: `${setting}: Cannot redirect anything: no rules are set; give "<port> <proto> <ip>" lines and/or a fallback "<ip>" (or ${setting}_FILE)`,
-    });
+    problems.push(
+      rulesMissing(
+        setting,
+        `${setting} unspecified`,
+        `Cannot redirect anything: no rules are set; give "<port> <proto> <ip>" lines and/or a fallback "<ip>" (or ${setting}_FILE)`,
+      ),
+    );
     return { rules: [], problems };
   }
   const rules: RedirectRule[] = [];
@@ -113,25 +121,18 @@ function parseLine(
     invalid(hint);
     return undefined;
   }
-  const localPort = parsePort(portText);
-  const remotePort = remoteText === undefined ? undefined : parsePort(remoteText);
-  let ok = true;
-  for (const [text, value, which] of [
-    [portText, localPort, "local port"],
-    [remoteText, remotePort, "remote port"],
-  ] as const) {
-    if (text !== undefined && value === undefined) {
-      ok = false;
-      problems.push({
-        code: "port-out-of-range",
-        setting,
-        line: l.line,
-        openshift: `Invalid port: ${text}, must be in the range 1 to 65535`,
-        message: `${at}: Cannot use ${which} ${shown(text)}: ports are 1 to 65535; pick a port in that range`,
-      });
-    }
-  }
-  if (!ok || localPort === undefined) return undefined;
+  const ports = checkPorts(
+    setting,
+    l.line,
+    [
+      ["local port", portText],
+      ["remote port", remoteText],
+    ],
+    problems,
+  );
+  const localPort = ports?.[0];
+  const remotePort = ports?.[1];
+  if (localPort === undefined) return undefined;
   const seen = usedPorts.get(localPort);
   if (seen !== undefined) {
     problems.push({

@@ -3,7 +3,7 @@
 import type { ConfigProblem } from "./config-error.ts";
 import { settings } from "./catalogue.ts";
 import type { ParsedAddress } from "./addresses.ts";
-import { readSetting, type Env, type Flags } from "./read-setting.ts";
+import { readSetting, valueProblem, type Env, type Flags } from "./read-setting.ts";
 import { checkRedirectFamilies, parseRedirectRules } from "./redirect-rules.ts";
 import { parseGateway, parseSource } from "./router-addresses.ts";
 import { shown } from "./rule-lines.ts";
@@ -63,14 +63,8 @@ export function readRouterConfig(
 
   const ifaces = [settings.clusterInterface, settings.egressInterface].map((spec) => {
     const value = read(spec).value ?? "";
-    const state = spec.check?.(value);
-    if (state !== undefined) {
-      problems.push({
-        code: "setting-invalid",
-        setting: spec.env,
-        message: `${spec.env}: Cannot use "${shown(value)}": ${state}`,
-      });
-    }
+    const problem = valueProblem(spec, value);
+    if (problem) problems.push(problem);
     return value;
   });
 

@@ -1,3 +1,5 @@
+import type { ConfigProblem } from "./config-error.ts";
+
 // The line discipline the three OpenShift grammars share (spec/openshift-compat.md):
 // split into lines, trim spaces and tabs at both ends, skip blank lines and whole-line
 // comments, split fields on runs of spaces. A tab between fields or a CR (Windows line
@@ -61,4 +63,38 @@ export function parsePort(field: string): number | undefined {
   if (!/^\d+$/.test(field)) return undefined;
   const n = field.length > 6 ? Infinity : Number(field);
   return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/**
+ * Range-checks the port fields of a line (local first, then remote, as the originals did),
+ * adding a problem for each out-of-range one. Returns the ports, or undefined if any failed.
+ */
+export function checkPorts(
+  setting: string,
+  line: number,
+  ports: readonly (readonly [which: string, text: string | undefined])[],
+  problems: ConfigProblem[],
+): (number | undefined)[] | undefined {
+  let ok = true;
+  const values = ports.map(([which, text]) => {
+    if (text === undefined) return undefined;
+    const value = parsePort(text);
+    if (value === undefined) {
+      ok = false;
+      problems.push({
+        code: "port-out-of-range",
+        setting,
+        line,
+        openshift: `Invalid port: ${text}, must be in the range 1 to 65535`,
+        message: `${setting} line ${line}: Cannot use ${which} ${shown(text)}: ports are 1 to 65535; pick a port in that range`,
+      });
+    }
+    return value;
+  });
+  return ok ? values : undefined;
+}
+
+/** The problem for a rule setting that is unset or empty. */
+export function rulesMissing(setting: string, openshift: string, message: string): ConfigProblem {
+  return { code: "rules-missing", setting, openshift, message: `${setting}: ${message}` };
 }

@@ -11,6 +11,18 @@ export interface Readiness {
   readonly reasons: readonly string[];
 }
 
+/** Every path the admin server answers; docs/operations.md lists each (a test checks). */
+export const adminPaths = [
+  "/",
+  "/status.json",
+  "/metrics",
+  "/healthz",
+  "/readyz",
+  "/status/fragment",
+  "/status.js",
+  "/status.css",
+] as const;
+
 /** The readiness reason while draining; the page shows "draining" for it. */
 export const shuttingDown = "shutting down";
 

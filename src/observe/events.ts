@@ -94,6 +94,13 @@ export interface ReloadEvent {
   readonly problems: readonly string[];
 }
 
+/** Redirect mode's control path: what network set-up changed, and warnings. */
+export interface RedirectEvent {
+  readonly kind: "change" | "warning";
+  /** one line in words, e.g. "added 198.51.100.99/32 to macvlan0" */
+  readonly message: string;
+}
+
 export const channels = {
   decision: diagnostics_channel.channel("egress-router:decision"),
   connectionOpen: diagnostics_channel.channel("egress-router:connection-open"),
@@ -103,6 +110,7 @@ export const channels = {
   request: diagnostics_channel.channel("egress-router:request"),
   resolve: diagnostics_channel.channel("egress-router:resolve"),
   reload: diagnostics_channel.channel("egress-router:reload"),
+  redirect: diagnostics_channel.channel("egress-router:redirect"),
 } as const;
 
 export function publishDecision(e: DecisionEvent): void {
@@ -128,4 +136,7 @@ export function publishResolve(e: ResolveEvent): void {
 }
 export function publishReload(e: ReloadEvent): void {
   if (channels.reload.hasSubscribers) channels.reload.publish(e);
+}
+export function publishRedirect(e: RedirectEvent): void {
+  if (channels.redirect.hasSubscribers) channels.redirect.publish(e);
 }

@@ -8,6 +8,7 @@ import type {
   ConnectionCloseEvent,
   ConnectionOpenEvent,
   DecisionEvent,
+  RedirectEvent,
   ReloadEvent,
   ResolveEvent,
   UpstreamErrorEvent,
@@ -21,7 +22,7 @@ export type { Logger } from "pino";
 export const logFields = {
   mode: "Mode of the router that wrote the line: http-proxy, dns-proxy, redirect or the daemon's mode name.",
   event:
-    "What the line is about: decision, connection-open, connection-close, upstream-error, resolve, reload, lifecycle, admin.",
+    "What the line is about: decision, connection-open, connection-close, upstream-error, resolve, reload, redirect, lifecycle, admin.",
   client: "Client address and port, `ip:port`.",
   listener: "The data listener the connection arrived on (its port).",
   destination:
@@ -50,6 +51,8 @@ export const logFields = {
   drain_seconds: "Graceful shutdown: how long open connections may take to finish.",
   url: "Where the admin server listens.",
   version: "Version of the router.",
+  change:
+    "Redirect mode: what network set-up changed (address, route, kernel setting, announcement).",
 } as const;
 
 export type LogField = keyof typeof logFields;
@@ -77,6 +80,10 @@ export const logMessages = {
   "shutdown already in progress": "A second signal during the drain.",
   "reload requested": "SIGHUP: the rule files are read again and applied.",
   "rules watch failed": "The rule file's directory cannot be watched; polling goes on.",
+  "network changed":
+    "Redirect mode's network set-up changed something; `change` says what. Nothing is logged when all was in place.",
+  "redirect warning":
+    "Redirect mode: something the operator should know that does not stop the router (`error`).",
   "unexpected error": "A bug: an error nothing else handled. The router keeps running when it can.",
 } as const;
 
@@ -283,7 +290,23 @@ export function subscribeLogs(
         break;
     }
   };
+  const onRedirect = (m: unknown) => {
+    const e = m as RedirectEvent;
+    if (e.kind === "change")
+      log(logger, "info", "network changed", {
+        event: "redirect",
+        mode: "redirect",
+        change: e.message,
+      });
+    else
+      log(logger, "warn", "redirect warning", {
+        event: "redirect",
+        mode: "redirect",
+        error: e.message,
+      });
+  };
   const subs = [
+    [channels.redirect, onRedirect],
     [channels.decision, onDecision],
     [channels.connectionOpen, onOpen],
     [channels.connectionClose, onClose],

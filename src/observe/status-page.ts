@@ -66,7 +66,7 @@ function table(
   const body = rows
     .map(
       (cells) =>
-        `<tr>${cells.map((c, i) => `<td data-label="${e(headers[i] ?? "")}">${c}</td>`).join("")}</tr>`,
+        `<tr>${cells.map((c, i) => `<td data-label="${e(headers[i] ?? "")}"><div>${c}</div></td>`).join("")}</tr>`,
     )
     .join("");
   return `<div class="table"><table id="${id}"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
@@ -104,8 +104,9 @@ export function renderFragment(s: StatusSnapshot, now = Date.now()): string {
 <div class="card"><h2>Mode</h2><p class="big" id="mode">${e(s.mode)}</p></div>
 <div class="card"><h2>Source IP</h2><p class="big" id="source">${e(s.source ?? "not set")}</p></div>
 <div class="card"><h2>Active connections</h2><p class="big" id="active">${e(active)}</p></div>
-<div class="card"><h2>Rules</h2><p class="big" id="rule-count">${e(svc?.rules.length ?? 0)}</p><p class="small">applied ${time(s.config.appliedAt)} · ${e(s.config.origin)}</p></div>
-</section>`);
+<div class="card"><h2>Rules</h2><p class="big" id="rule-count">${e(svc?.rules.length ?? 0)}</p></div>
+</section>
+<p class="small origin" id="config">Rules from <code>${e(s.config.origin)}</code>, applied ${time(s.config.appliedAt)}.</p>`);
 
   const rules = (svc?.rules ?? []).map((r) => [
     e(r.line),
@@ -276,14 +277,17 @@ main{padding:0 1rem 1rem;max-width:72rem;margin:0 auto}
 .card{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.6rem .8rem}
 .card h2{margin:0;font-size:.8rem;font-weight:600;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 .big{font-size:1.35rem;font-weight:650;margin:.15rem 0;overflow-wrap:anywhere}
-.small{font-size:.82rem;color:var(--muted)}
+@media (max-width:25rem){.big{font-size:1.1rem}}
+.small{font-size:.82rem;color:var(--muted);overflow-wrap:anywhere}
+.origin{margin:.6rem 0 0}
 .empty{color:var(--muted);margin:.25rem 0}
 .table{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:.5rem}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
+th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
+time,.pill{white-space:nowrap}
 tbody tr:last-child td{border-bottom:0}
 th{font-size:.8rem;color:var(--muted);font-weight:600}
-code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--code);padding:.05rem .3rem;border-radius:.25rem}
+code{font:.9em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--code);padding:.05rem .3rem;border-radius:.25rem;overflow-wrap:anywhere}
 .num{font-variant-numeric:tabular-nums;font-weight:600}
 .pill{display:inline-block;padding:.05rem .55rem;border-radius:1rem;font-size:.8rem;font-weight:600}
 .pill.ok{background:var(--okbg);color:var(--ok)}.pill.bad{background:var(--badbg);color:var(--bad)}.pill.warn{background:var(--warnbg);color:var(--warn)}
@@ -301,6 +305,7 @@ a{color:inherit}
   tr{background:var(--card);border:1px solid var(--line);border-radius:.5rem;margin-bottom:.5rem;padding:.3rem 0}
   td{border:0;padding:.2rem .7rem;display:grid;grid-template-columns:6.5rem 1fr;gap:.5rem}
   td::before{content:attr(data-label);color:var(--muted);font-size:.8rem;font-weight:600}
+  td:has(> div:empty){display:none}
 }
 `;
 

@@ -1,0 +1,115 @@
+// Both renderers on the same named cases, pinned by golden files (test/golden/redirect/).
+// Update after a deliberate change with: node --test --test-update-snapshots <this file>,
+// and review the diff like code.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "node:test";
+import { renderUnitTestRules } from "./render-unit-test.ts";
+import { planRedirect } from "./plan.ts";
+import { caseInput, redirectCases } from "./redirect-cases.ts";
+import { renderIptables } from "./render-iptables.ts";
+import { renderNft, renderNftRemoval } from "./render-nft.ts";
+
+const golden = (file: string) =>
+  fileURLToPath(new URL(`../../test/golden/redirect/${file}`, import.meta.url));
+const raw = { serializers: [(v: unknown) => v] };
+
+function natOf(name: string) {
+  const c = redirectCases.find((x) => x.name === name);
+  assert.ok(c, name);
+  const { nat } = planRedirect(caseInput(c));
+  assert.ok(nat);
+  return nat;
+}
+
+describe("renderNft and renderIptables: golden files", () => {
+  for (const c of redirectCases) {
+    it(c.name, (t) => {
+      const nat = natOf(c.name);
+      t.assert.fileSnapshot(renderNft(nat), golden(`${c.name}.nft`), raw);
+      t.assert.fileSnapshot(renderIptables(nat), golden(`${c.name}.iptables`), raw);
+    });
+  }
+});
+
+describe("renderNft", () => {
+  it("installs exactly OpenShift's add-rule lines, in order, among its own", () => {
+    for (const c of redirectCases) {
+      const input = caseInput(c);
+      const nat = natOf(c.name);
+      const nft = renderNft(nat).split("\n");
+      const upstream = renderUnitTestRules(input.source, input.rules, {
+        cluster: input.clusterInterface,
+        egress: input.egressInterface,
+      })
+        .trimEnd()
+        .split("\n");
+      const positions = upstream.map((line) => nft.indexOf(line));
+      assert.ok(
+        positions.every((p) => p >= 0),
+        `${c.name}: missing ${upstream.filter((_, i) => positions[i] === -1).join(" | ")}`,
+      );
+      assert.deepEqual(
+        [...positions].sort((a, b) => a - b),
+        positions,
+        `${c.name}: order`,
+      );
+    }
+  });
+
+  it("is one transaction: tables declared, flushed and refilled, nothing deleted", () => {
+    const text = renderNft(natOf("openshift-example"));
+    assert.match(
+      text,
+      /^table ip nat \{\n\tchain prerouting \{\n\t\ttype nat hook prerouting priority dstnat; policy accept;/,
+    );
+    assert.ok(text.indexOf("flush table ip nat") < text.indexOf("add rule ip nat"));
+    assert.ok(
+      text.indexOf("flush table ip egress_router") < text.indexOf("add rule ip egress_router"),
+    );
+    assert.doesNotMatch(text, /delete/);
+  });
+
+  it("SNAT is the last NAT rule even when there are no rules", () => {
+    const lines = renderNft(natOf("comments-only")).split("\n");
+    const nat = lines.filter((l) => l.startsWith("add rule ip nat"));
+    assert.deepEqual(nat, ['add rule ip nat postrouting oifname "macvlan0" snat to 198.51.100.99']);
+  });
+
+  it("refusal only without a fallback; the router's own ports stay open", () => {
+    const refusing = renderNft(natOf("ports-only-refuse-the-rest"));
+    assert.match(refusing, /input iifname "eth0" tcp dport 9090 accept\n.*reject with tcp reset/);
+    const falling = renderNft(natOf("fallback-keeps-admin-port"));
+    assert.doesNotMatch(falling, /add rule ip egress_router input/);
+    assert.match(
+      falling,
+      /prerouting iifname "eth0" tcp dport \{ 9090, 9091 \} accept\nadd rule ip nat prerouting iifname "eth0" dnat to 203\.0\.113\.27\n/,
+    );
+  });
+
+  it("IPv6 uses the ip6 tables and brackets an address with a port", () => {
+    const text = renderNft(natOf("ipv6"));
+    assert.match(
+      text,
+      /add rule ip6 nat prerouting iifname "eth0" tcp dport 8080 dnat to \[2001:db8:3::26\]:80\n/,
+    );
+    assert.match(text, /add rule ip6 nat postrouting oifname "macvlan0" snat to 2001:db8:2::99\n/);
+    assert.doesNotMatch(text, /\bip nat\b/);
+  });
+
+  it("removal deletes both tables, and does not fail when they do not exist", () => {
+    assert.equal(
+      renderNftRemoval({ family: 4 }),
+      "table ip nat\ndelete table ip nat\ntable ip egress_router\ndelete table ip egress_router\n",
+    );
+  });
+});
+
+describe("renderIptables", () => {
+  it("uses ip6tables' ICMPv6 reject type and bracketed DNAT targets for IPv6", () => {
+    const text = renderIptables(natOf("ipv6"));
+    assert.match(text, /-j DNAT --to-destination \[2001:db8:3::26\]:80\n/);
+    assert.match(text, /--reject-with icmp6-port-unreachable\n/);
+    assert.doesNotMatch(text, /icmp-port-unreachable/);
+  });
+});
