@@ -3,12 +3,15 @@
 // connection from the client through the cluster address that reaches the external server
 // from the reserved source, with the new holder ready. Prints min/median/max. Needs root.
 //
-//   node bench/takeover.ts [--runs 10]
+//   node bench/takeover.ts [--runs 10] [--keep-logs DIR]
+import { copyFileSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { RouterName } from "../src/ha/ha-lab.ts";
 import { CLUSTER_VIP, HA_PORT, createHaLab } from "../src/ha/ha-lab.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "10" } } });
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "10" }, "keep-logs": { type: "string" } },
+});
 const runs = Number(values.runs);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,13 +47,20 @@ try {
         { okCodes: [0, 7, 28] },
       )
     ).stdout === "200";
+  const role = async (r: RouterName) => {
+    const res = await ha.exec(r, ["curl", "-s", "-m", "1", "http://127.0.0.1:9090/status.json"], {
+      okCodes: [0, 7, 28],
+    });
+    return /"role":\s*"(\w+)"/.exec(res.stdout)?.[1];
+  };
   const holder = async (): Promise<RouterName> => {
-    const check = deadline("exactly one ready router", 20_000);
+    const check = deadline("one holder and one standby", 30_000);
     for (;;) {
       check();
       const a = await ready("a");
       const b = await ready("b");
-      if (a !== b) return a ? "a" : "b";
+      // the other one must be up as a standby, or the sample measures a router's start-up
+      if (a !== b && (await role(a ? "b" : "a")) === "standby") return a ? "a" : "b";
       await sleep(50);
     }
   };
@@ -98,6 +108,30 @@ try {
   process.stdout.write(
     "(each time includes starting one probe process in the client pod, about 100-300 ms on this machine)\n",
   );
+} catch (err) {
+  // the routers' own account of what happened, before the lab (and its logs) go away
+  for (const r of ["a", "b"] as const) {
+    let text = "";
+    try {
+      text = readFileSync(ha.logFile(r), "utf8");
+    } catch {
+      text = "(no log)";
+    }
+    process.stderr.write(`--- router ${r} log (last 150 lines) ---\n`);
+    process.stderr.write(`${text.split("\n").slice(-150).join("\n")}\n`);
+  }
+  throw err;
 } finally {
+  // --keep-logs DIR: the routers' logs survive the lab, for a look at where the time went
+  const keep = values["keep-logs"];
+  if (keep !== undefined) {
+    for (const r of ["a", "b"] as const) {
+      try {
+        copyFileSync(ha.logFile(r), `${keep}/router-${r}.log`);
+      } catch {
+        // no log: the router never started
+      }
+    }
+  }
   await ha.down();
 }

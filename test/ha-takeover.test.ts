@@ -2,14 +2,19 @@
 // nft NAT, real traffic from the client pod through the cluster-side address to the external
 // server, whose firewall admits only the reserved source address.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { readFileSync } from "node:fs";
+import { after, afterEach, before, describe, it } from "node:test";
 import type { HaLab, RouterName } from "../src/ha/ha-lab.ts";
 import { CLUSTER_VIP, HA_PORT, ROUTERS, createHaLab } from "../src/ha/ha-lab.ts";
 import { privileged } from "./helpers/privileged.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  ms: number,
+  f: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await f();
@@ -18,6 +23,11 @@ async function waitFor<T>(what: string, ms: number, f: () => Promise<T | undefin
     await sleep(50);
   }
 }
+
+// This file checks behaviour, not speed (bench/takeover.ts measures with the defaults): a
+// longer advertisement interval keeps a replica starved of CPU by other tests from being
+// taken for dead, which would add elections the cases do not expect.
+const settings = { EGRESS_HA_ADVERT_SECONDS: "0.3" };
 
 describe("HA takeover (keepalived, two router pods)", privileged(), () => {
   let ha: HaLab;
@@ -41,6 +51,13 @@ describe("HA takeover (keepalived, two router pods)", privileged(), () => {
     );
     return res.stdout === "200";
   };
+  /** The replica's own word on its role (status page), e.g. "standby". */
+  const role = async (r: RouterName): Promise<string | undefined> => {
+    const res = await ha.exec(r, ["curl", "-s", "-m", "1", "http://127.0.0.1:9090/status.json"], {
+      okCodes: [0, 7, 28],
+    });
+    return /"role":\s*"(\w+)"/.exec(res.stdout)?.[1];
+  };
   const hasAddress = async (r: RouterName, dev: string, address: string): Promise<boolean> => {
     const res = await ha.exec(r, ["ip", "-j", "address", "show", "dev", dev]);
     return res.stdout.includes(`"local":"${address}"`);
@@ -55,15 +72,19 @@ describe("HA takeover (keepalived, two router pods)", privileged(), () => {
     }
     return out;
   };
-  const singleHolder = () =>
-    waitFor("exactly one holder", 15_000, async () => {
+  // generous: two routers and their keepalived start on a machine other tests load too
+  const singleHolder = (ms = 30_000, standby = true) =>
+    waitFor("exactly one holder", ms, async () => {
       const h = await holders();
       const [s] = h["source"] ?? [];
+      // and the other replica up as a standby: a handover needs someone to hand over to
+      const other: RouterName = s === "a" ? "b" : "a";
       return h["source"]?.length === 1 &&
         h["cluster"]?.length === 1 &&
         h["ready"]?.length === 1 &&
         h["cluster"]?.[0] === s &&
-        h["ready"]?.[0] === s
+        h["ready"]?.[0] === s &&
+        (!standby || (await role(other)) === "standby")
         ? s
         : undefined;
     });
@@ -72,16 +93,42 @@ describe("HA takeover (keepalived, two router pods)", privileged(), () => {
 
   before(async () => {
     ha = await createHaLab();
-    for (const r of ROUTERS) ha.startRouter(r);
+    for (const r of ROUTERS) ha.startRouter(r, settings);
+  });
+  afterEach((t) => {
+    // on failure, the routers' own account (the lab and its logs go away in after())
+    // `passed` is there at run time (Node 24); the bundled types do not list it yet
+    if ((t as { passed?: boolean }).passed !== false || !ha) return;
+    for (const r of ROUTERS) {
+      let text = "(no log)";
+      try {
+        const lines = readFileSync(ha.logFile(r), "utf8").split("\n");
+        // keepalived's per-packet announcement lines crowd out the state changes
+        text = lines
+          .filter((l) => !l.includes("Sending"))
+          .slice(-150)
+          .join("\n");
+      } catch {
+        // never started
+      }
+      process.stderr.write(`--- router ${r} (${t.name}) ---\n${text}\n`);
+    }
   });
   after(async () => {
     await ha?.down();
   });
 
   it("elects exactly one holder, and traffic leaves from the reserved address", async () => {
-    const holder = await singleHolder();
+    const holder = await singleHolder(60_000);
     await ha.lab.resetFirewall();
-    const r = await probe();
+    // the cluster-side neighbours may still point at the replica that held first while both
+    // started (an announcement inside the kernel's 1 s lock time is ignored; the next is not)
+    let r = await probe();
+    const until = Date.now() + 10_000;
+    while (r.outcome !== "reply" && Date.now() < until) {
+      await sleep(200);
+      r = await probe();
+    }
     assert.equal(r.outcome, "reply", JSON.stringify(r));
     assert.equal(r.view?.peer, source);
     const fw = await ha.lab.firewall();
@@ -97,24 +144,28 @@ describe("HA takeover (keepalived, two router pods)", privileged(), () => {
     const next: RouterName = old === "a" ? "b" : "a";
     const killedAt = performance.now();
     const pids = await ha.killRouter(old);
-    assert.ok(pids.length >= 2, `router and keepalived processes killed: ${pids.join(",")}`);
-    // the dead pod's kernel keeps its NAT rules, so a reply alone does not prove the path:
-    // the new holder must be ready (it holds the address) and the connection must work
-    const gapMs = await waitFor("a connection through the new holder", 10_000, async () => {
-      if (!(await ready(next))) return undefined;
-      const r = await probe(300);
-      return r.outcome === "reply" && r.view?.peer === source
-        ? performance.now() - killedAt
-        : undefined;
-    });
-    assert.ok(await hasAddress(next, "macvlan0", source));
-    // the old pod's address expires with its lease (3 s): it stops answering for it
-    await waitFor("the killed holder's address to expire", 8000, async () =>
-      (await hasAddress(old, "macvlan0", source)) ? undefined : true,
-    );
-    // a generous bar here; bench/takeover.ts measures the distribution
-    assert.ok(gapMs < 5000, `takeover gap ${Math.round(gapMs)} ms`);
-    ha.startRouter(old); // back as a standby (no preemption): still one holder
+    try {
+      assert.ok(pids.length >= 2, `router and keepalived processes killed: ${pids.join(",")}`);
+      // the dead pod's kernel keeps its NAT rules, so a reply alone does not prove the path:
+      // the new holder must be ready (it holds the address) and the connection must work
+      const gapMs = await waitFor("a connection through the new holder", 10_000, async () => {
+        if (!(await ready(next))) return undefined;
+        const r = await probe(300);
+        return r.outcome === "reply" && r.view?.peer === source
+          ? performance.now() - killedAt
+          : undefined;
+      });
+      assert.ok(await hasAddress(next, "macvlan0", source));
+      // the old pod's address expires with its lease (3 s): it stops answering for it
+      await waitFor("the killed holder's address to expire", 8000, async () =>
+        (await hasAddress(old, "macvlan0", source)) ? undefined : true,
+      );
+      // A generous bar: under a loaded machine most of this is starting the probe and curl
+      // processes, not the takeover. bench/takeover.ts measures the distribution.
+      assert.ok(gapMs < 10_000, `takeover gap ${Math.round(gapMs)} ms`);
+    } finally {
+      ha.startRouter(old, settings); // back as a standby (no preemption): still one holder
+    }
     await sleep(1500);
     assert.equal(await singleHolder(), next);
   });
@@ -122,27 +173,42 @@ describe("HA takeover (keepalived, two router pods)", privileged(), () => {
   it("SIGTERM hands over gracefully: no new connection is lost", async () => {
     const old = await singleHolder();
     const next: RouterName = old === "a" ? "b" : "a";
-    let failures = 0;
-    let replies = 0;
+    const attempts: { started: number; ok: boolean; detail: string }[] = [];
     let stop = false;
     const loop = (async () => {
       while (!stop) {
+        const started = performance.now();
         // 3 s: a SYN lost in the switch-over is retransmitted after 1 s
         const r = await probe(3000);
-        if (r.outcome === "reply" && r.view?.peer === source) replies += 1;
-        else failures += 1;
+        const ok = r.outcome === "reply" && r.view?.peer === source;
+        attempts.push({ started, ok, detail: ok ? "" : JSON.stringify(r) });
         await sleep(20);
       }
     })();
-    await sleep(300);
-    await ha.killRouter(old, "SIGTERM");
-    await waitFor("the peer to hold", 10_000, async () => ((await ready(next)) ? true : undefined));
-    await sleep(500);
-    stop = true;
-    await loop;
-    ha.startRouter(old); // back as a standby for the next case
-    assert.equal(failures, 0, `failed connections during a graceful handover (${replies} ok)`);
-    assert.ok(replies >= 2, `${replies} connections during the handover`);
+    try {
+      // connections flow through the old holder before, and through the new one after
+      await waitFor("a connection before the handover", 20_000, () =>
+        attempts.some((a) => a.ok) ? true : undefined,
+      );
+      await ha.killRouter(old, "SIGTERM");
+      await waitFor("the peer to hold", 20_000, async () =>
+        (await ready(next)) ? true : undefined,
+      );
+      const heldAt = performance.now();
+      await waitFor("a connection started after the peer holds", 20_000, () =>
+        attempts.some((a) => a.ok && a.started > heldAt) ? true : undefined,
+      );
+    } finally {
+      stop = true;
+      await loop;
+    }
+    ha.startRouter(old, settings); // back as a standby for the next case
+    const failed = attempts.filter((a) => !a.ok);
+    assert.deepEqual(
+      failed.map((a) => a.detail),
+      [],
+      `failed connections during a graceful handover (${attempts.length - failed.length} ok)`,
+    );
     assert.equal(await singleHolder(), next);
   });
 
@@ -152,7 +218,8 @@ describe("HA takeover (keepalived, two router pods)", privileged(), () => {
     const next: RouterName = old === "a" ? "b" : "a";
     await ha.lab.exec("gateway", ["ip", "link", "set", ha.gatewayPorts[old], "down"]);
     try {
-      assert.equal(await singleHolder(), next);
+      // the old holder is in FAULT now, not a standby
+      assert.equal(await singleHolder(30_000, false), next);
       assert.equal(await ready(old), false);
       assert.equal(await hasAddress(old, "macvlan0", source), false);
       const r = await probe(2000);

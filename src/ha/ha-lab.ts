@@ -148,6 +148,7 @@ export async function createHaLab(options: LabOptions = {}): Promise<HaLab> {
             EGRESS_HA_RUN_DIR: `${dir}/run-${router}`,
             EGRESS_ADMIN_ADDRESS: "127.0.0.1",
             EGRESS_LOG_FORMAT: "json",
+            EGRESS_LOG_LEVEL: "debug", // keepalived's own lines: the lab is for diagnosis
             EGRESS_DRAIN_SECONDS: "1",
             ...extraEnv,
           },

@@ -70,9 +70,9 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
   let holder: Holder | undefined;
   let election: Election | undefined;
   let gatewayCheck: GatewayCheck | undefined;
-  const addresses: HeldAddress[] = [{ address: o.source, dev: o.egressInterface }];
+  const addresses: HeldAddress[] = [{ address: o.source, dev: o.egressInterface, side: "egress" }];
   if (o.ha.clusterAddress)
-    addresses.push({ address: o.ha.clusterAddress, dev: o.clusterInterface });
+    addresses.push({ address: o.ha.clusterAddress, dev: o.clusterInterface, side: "cluster" });
   const ifaces = { cluster: o.clusterInterface, egress: o.egressInterface };
 
   const compile = (text: string): readonly RedirectRule[] => {
@@ -144,6 +144,12 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       },
       async stop() {
         gatewayCheck?.stop();
+        // no new connection here from now on: readiness false, cluster-side address out
+        await h
+          .beginHandover()
+          .catch((err: unknown) =>
+            o.log("warn", "cannot remove the cluster-side address", { error: String(err) }),
+          );
         // keepalived gives the addresses up and sends priority 0: the peer takes over now
         await e.stop();
         await h.release();
@@ -163,7 +169,13 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
   return {
     definition: { mode: "redirect-ha", rulesSetting: "EGRESS_DESTINATION", compile, create },
     readinessGate: () => holder?.notReadyReasons() ?? ["election not started"],
-    prepare: () => prepareHaNetwork(o.runner, o.egressInterface, o.gateway, o.source.family),
+    prepare: async () => {
+      await prepareHaNetwork(o.runner, o.egressInterface, o.gateway, o.source.family);
+      if (o.ha.clusterAddress?.family === 6) {
+        // the kernel announces an IPv6 cluster-side address itself when the holder adds it
+        writeFileSync(`/proc/sys/net/ipv6/conf/${o.clusterInterface}/ndisc_notify`, "1\n");
+      }
+    },
     holder: () => holder,
   };
 }

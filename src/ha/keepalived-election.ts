@@ -4,8 +4,9 @@
 // - keepalived runs under `setpriv --pdeathsig SIGTERM`: if this process dies, keepalived is
 //   told to stop, gives the address up and sends a priority-0 advertisement, so the standby
 //   takes over at once instead of waiting for the advertisements to time out.
-// - If keepalived dies, this replica reports `fault` at once (the holder actions drop the
-//   address and readiness), then restarts keepalived with a growing delay; after
+// - If keepalived dies, this replica reports `fault` at once (the holder actions drop NAT and
+//   readiness), removes the addresses keepalived left behind (nobody else will: they are
+//   keepalived's), then restarts keepalived with a growing delay; after
 //   `maxRestarts` exits within `restartWindowMs` it gives up and reports a fatal error (the
 //   process exits, the pod restarts, the operator sees it).
 // - The FIFO is opened read-write, so it never reports end-of-file when keepalived closes
@@ -19,7 +20,11 @@ import type { Env } from "../config/read-setting.ts";
 import { createCommandRunner, findProgram } from "../redirect/command-runner.ts";
 import type { Election, Role, RoleChange, StepDownReason } from "./election.ts";
 import type { KeepalivedPlan } from "./keepalived-config.ts";
-import { KEEPALIVED_INSTANCE, renderKeepalivedConfig } from "./keepalived-config.ts";
+import {
+  KEEPALIVED_INSTANCE,
+  keepalivedAddresses,
+  renderKeepalivedConfig,
+} from "./keepalived-config.ts";
 import { parseKeepalivedEvent } from "./keepalived-events.ts";
 
 export interface KeepalivedElectionOptions {
@@ -163,17 +168,36 @@ export function createKeepalivedElection(o: KeepalivedElectionOptions): Election
       }
       const delay = Math.min(200 * 2 ** (exits.length - 1), 10_000);
       restarts += 1;
-      restartTimer = setTimeout(() => {
-        restartTimer = undefined;
+      void removeLeftAddresses().then(() => {
         if (stopping) return;
-        o.log("warn", "restarting keepalived", { restarts });
-        try {
-          launch();
-        } catch (err) {
-          o.onFatal(err as Error);
-        }
-      }, delay);
+        restartTimer = setTimeout(() => {
+          restartTimer = undefined;
+          if (stopping) return;
+          o.log("warn", "restarting keepalived", { restarts });
+          try {
+            launch();
+          } catch (err) {
+            o.onFatal(err as Error);
+          }
+        }, delay);
+      });
     });
+  };
+
+  // A keepalived that died (SIGKILL, crash) leaves its addresses on the interfaces; the
+  // peer is taking them over, so they go now, before a restart (never concurrently with one).
+  const removeLeftAddresses = async () => {
+    const runner = createCommandRunner({ env: o.env });
+    for (const a of keepalivedAddresses(o.plan)) {
+      await runner
+        .run(["ip", "address", "del", a.cidr, "dev", a.dev], { okCodes: [0, 2] })
+        .catch((err: unknown) =>
+          o.log("error", "cannot remove an address keepalived left", {
+            address: a.cidr,
+            error: err instanceof Error ? err.message : String(err),
+          }),
+        );
+    }
   };
 
   // VRRP over IPv6 speaks from the egress interface's link-local address. While that address
