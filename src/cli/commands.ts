@@ -3,6 +3,8 @@ import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { explainCommand } from "./explain.ts";
 import { haCommand } from "./ha.ts";
+import { labCommand } from "./lab.ts";
+import { manifestsCommand } from "./manifests.ts";
 import { redirectCommand } from "./redirect.ts";
 import { setupCommand } from "./setup.ts";
 
@@ -12,4 +14,6 @@ export const commands: readonly Command[] = [
   setupCommand,
   redirectCommand,
   haCommand,
+  manifestsCommand,
+  labCommand,
 ];

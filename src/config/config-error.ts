@@ -17,6 +17,7 @@ export const problemCodes = [
   "destination-bad",
   "file-unreadable",
   "setting-invalid",
+  "resource-invalid",
 ] as const;
 export type ProblemCode = (typeof problemCodes)[number];
 
