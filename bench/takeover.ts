@@ -6,8 +6,8 @@
 //   node bench/takeover.ts [--runs 10] [--keep-logs DIR]
 import { copyFileSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import type { RouterName } from "../src/ha/ha-lab.ts";
-import { CLUSTER_VIP, HA_PORT, createHaLab } from "../src/ha/ha-lab.ts";
+import type { RouterName } from "../src/lab/ha-lab.ts";
+import { CLUSTER_VIP, HA_PORT, createHaLab } from "../src/lab/ha-lab.ts";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "10" }, "keep-logs": { type: "string" } },

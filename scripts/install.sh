@@ -10,7 +10,7 @@ debs=(
   dnsmasq-base                                          # the lab's DNS server
   curl socat python3                                    # real clients in tests and the demo
   haproxy squid wrk                                     # benchmarks against the originals
-  keepalived                                            # active/standby election
+  keepalived util-linux                                 # active/standby election (setpriv: util-linux)
   chromium                                              # status page test (headless)
 )
 

@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, afterEach, before, describe, it } from "node:test";
-import type { HaLab, RouterName } from "../src/ha/ha-lab.ts";
-import { CLUSTER_VIP, HA_PORT, ROUTERS, createHaLab } from "../src/ha/ha-lab.ts";
+import type { HaLab, RouterName } from "../src/lab/ha-lab.ts";
+import { CLUSTER_VIP, HA_PORT, ROUTERS, createHaLab } from "../src/lab/ha-lab.ts";
 import { privileged } from "./helpers/privileged.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

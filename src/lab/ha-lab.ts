@@ -11,11 +11,11 @@ import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Lab, LabOptions } from "../lab/lab.ts";
-import { createLab } from "../lab/lab.ts";
+import type { Lab, LabOptions } from "./lab.ts";
+import { createLab } from "./lab.ts";
 import type { CommandResult, CommandRunner, RunOptions } from "../redirect/command-runner.ts";
 import { createCommandRunner, findProgram } from "../redirect/command-runner.ts";
-import { killNamespaceProcesses, listNamespaces } from "../lab/namespaces.ts";
+import { killNamespaceProcesses, listNamespaces } from "./namespaces.ts";
 
 export type RouterName = "a" | "b";
 export const ROUTERS: readonly RouterName[] = Object.freeze(["a", "b"]);
