@@ -11,7 +11,7 @@ debs=(
   curl socat python3                                    # real clients in tests and the demo
   openssl                                               # certificates made in the TLS tests
   haproxy squid wrk iperf3                              # benchmarks against the originals
-  keepalived                                            # active/standby election
+  keepalived util-linux                                 # active/standby election (setpriv: util-linux)
   chromium                                              # status page test (headless)
 )
 

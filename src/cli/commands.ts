@@ -3,6 +3,7 @@ import type { Command } from "./command.ts";
 import { checkCommand } from "./check.ts";
 import { dnsProxyCommand } from "./dns-proxy.ts";
 import { explainCommand } from "./explain.ts";
+import { haCommand } from "./ha.ts";
 import { labCommand } from "./lab.ts";
 import { httpProxyCommand } from "./http-proxy.ts";
 import { manifestsCommand } from "./manifests.ts";
@@ -16,6 +17,7 @@ export const commands: readonly Command[] = [
   redirectCommand,
   dnsProxyCommand,
   httpProxyCommand,
+  haCommand,
   manifestsCommand,
   labCommand,
 ];

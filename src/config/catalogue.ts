@@ -370,6 +370,65 @@ export const settings = {
     "How redirect rules reach the kernel: nft (one atomic `nft -f -`) or iptables (iptables-restore).",
     { default: "nft", check: valueChecks.oneOf("nft", "iptables") },
   ),
+  // --- high availability: active/standby routers (docs/ha.md) ---
+  haElection: setting(
+    "EGRESS_HA_ELECTION",
+    "ha-election",
+    "Active/standby election: none (one replica holds the source address) or keepalived (VRRP on the egress LAN; only the elected holder has the address and is ready).",
+    { default: "none", check: valueChecks.oneOf("none", "keepalived") },
+  ),
+  haVrid: setting(
+    "EGRESS_HA_VRID",
+    "ha-vrid",
+    "VRRP virtual router id, 1-255; the same on every replica of one router and unique on the egress LAN. Required with keepalived.",
+  ),
+  haPriority: setting(
+    "EGRESS_HA_PRIORITY",
+    "ha-priority",
+    "VRRP priority of this replica, 1-254; the highest wins an election, ties go to the higher address.",
+    { default: "100" },
+  ),
+  haAdvertSeconds: setting(
+    "EGRESS_HA_ADVERT_SECONDS",
+    "ha-advert-seconds",
+    "VRRP advertisement interval, 0.01-40 s; a standby takes over after about 3 missed advertisements.",
+    { default: "0.1" },
+  ),
+  haPeers: setting(
+    "EGRESS_HA_PEERS",
+    "ha-peers",
+    "Other replicas' addresses on the egress LAN for unicast VRRP, comma-separated; empty: multicast (IPv6 link-local, no address needed).",
+  ),
+  haPreempt: setting(
+    "EGRESS_HA_PREEMPT",
+    "ha-preempt",
+    "Non-empty: a replica with a higher priority takes the address back from a healthy holder (one more interruption); default: the holder keeps it.",
+    { flagType: "boolean" },
+  ),
+  haClusterAddress: setting(
+    "EGRESS_HA_CLUSTER_ADDRESS",
+    "ha-cluster-address",
+    "Optional cluster-side address[/N] on the cluster interface that moves with the holder, for networks without a Kubernetes Service (the lab, bare metal).",
+  ),
+  haGatewayCheckSeconds: setting(
+    "EGRESS_HA_GATEWAY_CHECK_SECONDS",
+    "ha-gateway-check-seconds",
+    "How often the gateway is checked with ARP (IPv4); after 3 failures in a row the replica gives up the role. 0 turns the check off.",
+    { default: "1", check: valueChecks.seconds },
+  ),
+  haAddressLeaseSeconds: setting(
+    "EGRESS_HA_ADDRESS_LEASE_SECONDS",
+    "ha-address-lease-seconds",
+    "The holder's addresses expire in the kernel after this long unless renewed, so a holder killed outright stops answering for them.",
+    { default: "3", check: valueChecks.seconds },
+  ),
+  haRunDir: setting(
+    "EGRESS_HA_RUN_DIR",
+    "ha-run-dir",
+    "Directory for keepalived's generated configuration, pid files and event FIFO.",
+    { default: "/run/egress-router/ha" },
+  ),
+  // --- end of high availability ---
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof settings;

@@ -3,6 +3,10 @@
 // the router up in the lab (setup), lists what a client asks and what should happen
 // (scenarios), and stops what it started (teardown).
 import type { ScenarioGroup } from "./demo-scenario.ts";
+import { proxyScenarioGroups } from "./demo-proxies.ts";
 import { redirectScenarioGroups } from "./demo-redirect.ts";
 
-export const scenarioGroups: readonly ScenarioGroup[] = [...redirectScenarioGroups];
+export const scenarioGroups: readonly ScenarioGroup[] = [
+  ...redirectScenarioGroups,
+  ...proxyScenarioGroups,
+];

@@ -65,6 +65,18 @@ export const placement = {
   configDir: "input",
   logFormat: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
   logLevel: { in: "all", kinds: ["redirect", "http-proxy", "dns-proxy"] },
+  // Passed to the router; the HA form of the manifests (--replicas 2: anti-affinity, PDB,
+  // `ha run`) is not generated yet, see docs/ha.md.
+  haElection: { in: "main", kinds: ["redirect"] },
+  haVrid: { in: "main", kinds: ["redirect"] },
+  haPriority: { in: "main", kinds: ["redirect"] },
+  haAdvertSeconds: { in: "main", kinds: ["redirect"] },
+  haPeers: { in: "main", kinds: ["redirect"] },
+  haPreempt: { in: "main", kinds: ["redirect"] },
+  haClusterAddress: { in: "main", kinds: ["redirect"] },
+  haGatewayCheckSeconds: { in: "main", kinds: ["redirect"] },
+  haAddressLeaseSeconds: { in: "main", kinds: ["redirect"] },
+  haRunDir: { in: "main", kinds: ["redirect"] },
 } as const satisfies Record<
   SettingKey,
   | "selects-router"
