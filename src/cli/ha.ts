@@ -74,7 +74,8 @@ function readAll(
         adminServer: true,
       });
       const { rules: _rules, nat: _nat, setupNetwork: _setup, ...fixed } = input;
-      base = { ...fixed, backend };
+      // keepalived's own advertisements must leave with their own source address
+      base = { ...fixed, backend, keepVrrpSource: true };
     } catch (err) {
       if (err instanceof ConfigError) all.push(...err.problems);
       else throw err;

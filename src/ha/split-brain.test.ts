@@ -68,7 +68,7 @@ describe("split-brain guard", () => {
   it("renders the VRRP counter for the virtual router on the egress interface", () => {
     assert.match(
       renderVrrpCounter("macvlan0", 42),
-      /add rule inet egress_router_ha vrrp iifname "macvlan0" meta l4proto 112 @th,8,8 42 counter\n$/,
+      /add rule inet egress_router_ha vrrp iifname "macvlan0" meta l4proto 112 @th,8,8 42 fib saddr \. iif type != local counter\n$/,
     );
     assert.equal(
       parseVrrpCounter(

@@ -88,8 +88,9 @@ export function renderVrrpCounter(egressInterface: string, vrid: number): string
     "\t}",
     "}",
     `flush table inet ${VRRP_COUNTER_TABLE}`,
-    // VRRP is IP protocol 112; its second byte is the virtual router id
-    `add rule inet ${VRRP_COUNTER_TABLE} vrrp iifname ${JSON.stringify(egressInterface)} meta l4proto 112 @th,8,8 ${vrid} counter`,
+    // VRRP is IP protocol 112; its second byte is the virtual router id. Not from a local
+    // address: this replica's own advertisements come back to it (multicast loopback).
+    `add rule inet ${VRRP_COUNTER_TABLE} vrrp iifname ${JSON.stringify(egressInterface)} meta l4proto 112 @th,8,8 ${vrid} fib saddr . iif type != local counter`,
     "",
   ].join("\n");
 }

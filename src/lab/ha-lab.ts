@@ -121,13 +121,17 @@ export function routerEnv(lab: Lab, router: RouterName, dir: string): Record<str
   };
 }
 
-/** Adds the second router pod to a built lab. Throws a LabError for ipvlan. */
-export async function addSecondRouter(lab: Lab): Promise<void> {
-  if (lab.topology.egressLink === "ipvlan") {
+function refuseIpvlan(link: string | undefined): void {
+  if (link === "ipvlan") {
     throw new LabError(
       `lab: Cannot build a second router on an ipvlan egress interface: two ipvlan interfaces share the node's MAC address, so their IPv6 link-local addresses (which VRRP speaks from) collide; use --interface macvlan or veth`,
     );
   }
+}
+
+/** Adds the second router pod to a built lab. Throws a LabError for ipvlan. */
+export async function addSecondRouter(lab: Lab): Promise<void> {
+  refuseIpvlan(lab.topology.egressLink);
   const runner = createCommandRunner({ env: process.env });
   for (const step of secondRouterSteps(lab.topology)) {
     await runner.run(step.argv, step.input !== undefined ? { input: step.input } : {});
@@ -137,6 +141,7 @@ export async function addSecondRouter(lab: Lab): Promise<void> {
 
 /** Builds a lab with two router pods (routers not started). On failure, removes it all. */
 export async function createHaLab(options: LabOptions = {}): Promise<HaLab> {
+  refuseIpvlan(options.egressLink);
   const lab = await createLab(options);
   try {
     await addSecondRouter(lab);

@@ -21,6 +21,9 @@ export interface Attempt {
   readonly peer?: string;
   /** the source port it saw (after the router's SNAT): finds the connection in conntrack */
   readonly peerPort?: number;
+  /** the address and port the external server answered on */
+  readonly local?: string;
+  readonly localPort?: number;
   readonly detail?: string;
 }
 
@@ -60,7 +63,14 @@ async function main(): Promise<void> {
         start,
         end: wallNow(),
         outcome: r.outcome,
-        ...(r.view ? { peer: r.view.peer, peerPort: r.view.peerPort } : {}),
+        ...(r.view
+          ? {
+              peer: r.view.peer,
+              peerPort: r.view.peerPort,
+              local: r.view.local,
+              localPort: r.view.localPort,
+            }
+          : {}),
         ...(r.detail !== undefined ? { detail: r.detail } : {}),
       };
       process.stdout.write(`${JSON.stringify(a)}\n`);

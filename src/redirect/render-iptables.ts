@@ -77,6 +77,7 @@ export function renderIptables(plan: NatPlan): string {
       `-A PREROUTING ${cluster}${match} -m comment --comment "line ${r.line}" -j DNAT --to-destination ${target(plan, r)}`,
     );
   }
+  if (plan.keepVrrpSource) out.push(`-A POSTROUTING -o ${plan.egressInterface} -p 112 -j ACCEPT`);
   out.push(`-A POSTROUTING -o ${plan.egressInterface} -j SNAT --to-source ${plan.source}`);
   out.push("COMMIT");
 

@@ -61,6 +61,9 @@ export function renderNft(plan: NatPlan): string {
     }
     add(nat, "prerouting", nftDnatBody(plan, r));
   }
+  if (plan.keepVrrpSource) {
+    add(nat, "postrouting", `oifname ${quote(plan.egressInterface)} meta l4proto 112 accept`);
+  }
   add(nat, "postrouting", `oifname ${quote(plan.egressInterface)} snat to ${plan.source}`);
 
   out.push(

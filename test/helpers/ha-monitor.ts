@@ -1,6 +1,7 @@
 // Watches the two router pods of an HA lab for two holders at once: one long-lived
 // `ip -batch` per pod (no process per sample), asked in turn every few milliseconds whether
-// the reserved source address and the cluster-side address are on its interfaces. A sample
+// the reserved source address (on an egress interface with a carrier) and the cluster-side
+// address are on its interfaces. A sample
 // round asks A, then B, then A again; two holders are reported only when A had the address
 // before and after B had it, so a handover that happens between two questions is not taken
 // for an overlap.
@@ -68,7 +69,25 @@ export function monitorHolders(ha: HaLab, everyMs = 20): HolderMonitor {
   let stopped = false;
   let rounds = 0;
   const overlaps: Overlap[] = [];
-  const holds = (json: string, address: string) => json.includes(`"local":"${address}"`);
+  const egress = ha.lab.topology.egressInterface;
+  /**
+   * Does the pod hold the address? On its egress interface only while that has a carrier: a
+   * pod whose egress link is cut still has the address for a moment, but nobody on the LAN
+   * can reach it there.
+   */
+  const holds = (json: string, address: string) => {
+    let links: { ifname?: string; flags?: string[]; addr_info?: { local?: string }[] }[];
+    try {
+      links = JSON.parse(json || "[]") as typeof links;
+    } catch {
+      return false;
+    }
+    return links.some(
+      (l) =>
+        (l.ifname !== egress || (l.flags ?? []).includes("LOWER_UP")) &&
+        (l.addr_info ?? []).some((a) => a.local === address),
+    );
+  };
   const loop = (async () => {
     while (!stopped) {
       const a1 = await ip.a.ask();
