@@ -52,7 +52,7 @@ function setup(answer?: (argv: readonly string[]) => { code: number } | undefine
 }
 
 describe("Holder", () => {
-  it("takes over in order: lease the address, routes, NAT, then the cluster address, then ready", async () => {
+  it("takes over: lease the address, routes and NAT (at once), then the cluster address, then ready", async () => {
     const { h, steps, report } = setup();
     report("holder");
     assert.equal(h.ready, false, "not ready before the actions are done");

@@ -225,18 +225,23 @@ export class Holder {
         await runner.run(["ip", "address", "replace", cidr(h.address), "dev", h.dev, "nodad"]);
       }
     }
-    try {
-      // "change" never creates an address: this fails when the engine's address is not there
-      await this.#renewLease(egress);
-    } catch (err) {
+    // At once, each its own process: clients wait for the slowest, not for the sum. "change"
+    // never creates an address: the lease fails when the engine's address is not there
+    // (then NAT went in for nothing, and the next action takes it out again).
+    const [lease, ...kernel] = await Promise.allSettled([
+      this.#renewLease(egress),
+      this.#o.kernel.restoreRoutes(),
+      this.#o.kernel.installNat(),
+    ]);
+    if (lease?.status === "rejected") {
       // the engine has already moved on (its next report is on the way): nothing to undo
       if (change !== this.#latest) return;
+      const err: unknown = lease.reason;
       throw new Error(
         `the election engine reported this replica as holder, but ${egress.map((h) => `${cidr(h.address)} on ${h.dev}`).join(", ")} cannot be leased: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    await this.#o.kernel.restoreRoutes();
-    await this.#o.kernel.installNat();
+    for (const k of kernel) if (k.status === "rejected") throw k.reason;
     if (change !== this.#latest || this.#stopping) return; // lost it meanwhile: the next action undoes
     const lft = this.#lifetime();
     for (const h of cluster) {

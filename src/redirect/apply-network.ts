@@ -270,6 +270,8 @@ export async function runNetworkSetupWithoutAddress(
  */
 export async function restoreRoutes(plan: NetworkPlan, runner: CommandRunner): Promise<void> {
   const cmd = networkCommands(plan);
-  await runner.run(cmd.hostRoute);
-  await runner.run(cmd.defaultRoute);
+  // one `ip` for both (a takeover waits for it): the lines are the commands without `ip -4`
+  const [ip = "ip", family = "-4"] = cmd.hostRoute;
+  const lines = [cmd.hostRoute, cmd.defaultRoute].map((argv) => argv.slice(2).join(" "));
+  await runner.run([ip, family, "-batch", "-"], { input: `${lines.join("\n")}\n` });
 }
