@@ -73,7 +73,7 @@ const lastTakeoverMs = (r: RouterName): number | undefined => {
 async function sample(kind: Kind): Promise<Sample> {
   const old = await holderAndStandby();
   const next = other(old);
-  const traffic = ha.traffic({ everyMs: 20, timeoutMs: kind === "sigterm" ? 10_000 : 3000 });
+  const traffic = await ha.traffic({ everyMs: 20, timeoutMs: kind === "sigterm" ? 10_000 : 3000 });
   let first: Attempt | undefined;
   let t0 = 0;
   try {

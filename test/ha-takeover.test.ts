@@ -121,7 +121,7 @@ describe("active/standby routers (keepalived, two router pods)", privileged(), (
     // generous: two routers and their keepalived start on a machine other tests load too
     const h = await holderAndStandby(60_000);
     await ha.lab.resetFirewall();
-    const traffic = ha.traffic({ everyMs: 50 });
+    const traffic = await ha.traffic({ everyMs: 50 });
     await waitFor("a few connections", 20_000, () =>
       traffic.attempts.filter(ok).length >= 5 ? true : undefined,
     );
@@ -165,7 +165,7 @@ describe("active/standby routers (keepalived, two router pods)", privileged(), (
   it("a SIGKILLed holder is replaced: new connections flow through the new holder, the old one stops answering for the address", async () => {
     const old = await holderAndStandby();
     const next = other(old);
-    const traffic = ha.traffic({ everyMs: 20, timeoutMs: 3000 });
+    const traffic = await ha.traffic({ everyMs: 20, timeoutMs: 3000 });
     await waitFor("traffic", 20_000, () => (traffic.attempts.some(ok) ? true : undefined));
     const killedAt = wallNow();
     monitor.setDead(old, true); // its kernel keeps the address until its lease runs out
@@ -199,7 +199,7 @@ describe("active/standby routers (keepalived, two router pods)", privileged(), (
     const next = other(old);
     // 10 s per connection: a first packet dropped in the switch-over is sent again by TCP
     // after 1 s (and 3 s): delayed, not lost
-    const traffic = ha.traffic({ everyMs: 20, timeoutMs: 10_000 });
+    const traffic = await ha.traffic({ everyMs: 20, timeoutMs: 10_000 });
     await waitFor("traffic", 20_000, () => (traffic.attempts.some(ok) ? true : undefined));
     const stoppedAt = wallNow();
     const [pid] = await ha.killRouter(old, "SIGTERM");
@@ -262,7 +262,7 @@ describe("active/standby routers (keepalived, two router pods)", privileged(), (
         const macs = await answering();
         return macs.length === 1 && macs[0] === (await macOf(keeper)) ? true : undefined;
       });
-      const traffic = ha.traffic({ everyMs: 50, timeoutMs: 5000 });
+      const traffic = await ha.traffic({ everyMs: 50, timeoutMs: 5000 });
       const since = wallNow();
       try {
         await waitFor("a new connection through the keeper", 20_000, () =>

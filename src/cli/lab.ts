@@ -223,7 +223,9 @@ async function status(name: string | undefined, env: Env): Promise<number> {
     }
     for (const l of labs) {
       const state = l.complete
-        ? "up"
+        ? l.secondRouter
+          ? "up, two active/standby router pods (--ha)"
+          : "up"
         : `half-built (${l.namespaces.join(", ") || "no namespace"}): remove it with "egress-router lab down --name ${l.name}"`;
       process.stdout.write(`${l.name.padEnd(24)} ${state}\n`);
     }

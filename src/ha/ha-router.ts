@@ -60,7 +60,6 @@ function networkPlan(base: RedirectBase): NetworkPlan {
 export function createHaRouter(o: HaRouterOptions): HaRouter {
   const { base, runner } = o;
   let holder: Holder | undefined;
-  let election: Election | undefined;
   let gatewayCheck: GatewayCheck | undefined;
   let guard: SplitBrainGuard | undefined;
   const source: SourceAddress = base.source;
@@ -81,7 +80,7 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       installNat: () => nat.install(runner),
       standBy: () => nat.standBy(runner),
     };
-    election = createKeepalivedElection({
+    const e: Election = createKeepalivedElection({
       plan: {
         ha: o.ha,
         source,
@@ -94,7 +93,6 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       log: o.log,
       onFatal: o.onFatal,
     });
-    const e = election;
     const h = new Holder({
       runner,
       election: e,
@@ -179,7 +177,8 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       async stop() {
         clearInterval(hitsTimer);
         gatewayCheck?.stop();
-        await guard?.stop();
+        // the check may be waiting for an ARP answer: the handover does not wait for it
+        const guardStopped = guard?.stop();
         // nothing is translated here from now on: readiness false, standby rules in,
         // cluster-side address out
         await h
@@ -188,6 +187,7 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
         // keepalived gives the addresses up and sends priority 0: the peer takes over now
         await e.stop();
         await h.release();
+        await guardStopped;
       },
       status(): ServiceStatus {
         return {

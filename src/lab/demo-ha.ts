@@ -77,7 +77,7 @@ const takeover: Scenario = {
     const h = ha;
     const old = await holderAndStandby(h);
     const next: RouterName = old === "a" ? "b" : "a";
-    const traffic = h.traffic({ everyMs: 20, timeoutMs: 3000 });
+    const traffic = await h.traffic({ everyMs: 20, timeoutMs: 3000 });
     let first: Attempt | undefined;
     let killedAt = 0;
     try {

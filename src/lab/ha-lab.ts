@@ -87,8 +87,12 @@ export interface HaLab {
   setEgressLink(router: RouterName, up: boolean): Promise<void>;
   /** Drops VRRP (IP protocol 112) between the routers, while the rest of the LAN works. */
   partition(on: boolean): Promise<void>;
-  /** Starts a new connection every `everyMs` from the client pod to the cluster-side address. */
-  traffic(options?: { everyMs?: number; timeoutMs?: number }): Traffic;
+  /**
+   * Starts a new connection every `everyMs` from the client pod to the cluster-side address.
+   * The routers' connection tracking is emptied first, so that `carried` knows this
+   * traffic's connections only (a source port may come again).
+   */
+  traffic(options?: { everyMs?: number; timeoutMs?: number }): Promise<Traffic>;
   /** Did this connection go through that router (its connection tracking knows it)? */
   carried(router: RouterName, attempt: Attempt): Promise<boolean>;
   /** Stops the routers and removes the second router pod; the lab itself stays. */
@@ -312,7 +316,10 @@ export function openHaLab(lab: Lab): HaLab {
       }
     },
 
-    traffic(options = {}) {
+    async traffic(options = {}) {
+      for (const router of ROUTERS) {
+        await exec(router, ["conntrack", "-F"], { okCodes: [0, 1] }).catch(() => undefined);
+      }
       const script = fileURLToPath(new URL("./lab-traffic.ts", import.meta.url));
       const child = lab.spawn(
         "client",
