@@ -46,9 +46,12 @@ const help = `Usage: egress-router ha run [options]
 
 Redirect mode with hot standbys. Run two or more replicas with the same settings on the same
 egress LAN; keepalived (VRRP) elects one holder. Only the holder has EGRESS_SOURCE on the
-egress interface and the NAT rules, and only the holder is ready (/readyz). When the holder
-dies, a standby takes the address over in well under a second and announces it with
-gratuitous ARP. See docs/ha.md.
+egress interface and the NAT rules, and only the holder is ready (/readyz); a standby
+translates nothing and drops new connections, which their clients' TCP then sends again to
+the holder. When the holder dies, a standby takes the address over in well under a second
+and announces it with gratuitous ARP. If the replicas cannot hear each other (split-brain),
+an ARP check finds the second holder and the one that came second steps down. Kubernetes:
+egress-router manifests --replicas 2. See docs/ha.md.
 
   run      run one replica until SIGTERM (graceful handover: the peer takes over at once)
   config   print the keepalived configuration these settings make, and exit
