@@ -3,9 +3,10 @@
 // status page), logs, hot reload of the rule file, SIGHUP, and a graceful SIGTERM.
 //
 // A mode only supplies a ModeDefinition (compile rule text purely; create a Service).
-// Order at start: settings → logs and metrics → admin server (healthz answers, readyz says
-// "starting") → compile the rules (a bad config exits 1 with every problem) → `prepare`
-// (network set-up) → service.start() → ready → watch the rule file.
+// Order at start: settings → logs and metrics → compile the rules (a bad config exits 1
+// with every problem, before any port is opened) → admin server (healthz answers, readyz
+// says "starting") → `prepare` (network set-up) → service.start() → ready → watch the
+// rule file.
 import { isIP } from "node:net";
 import { join } from "node:path";
 import type { SettingSpec } from "../config/catalogue.ts";
@@ -21,7 +22,7 @@ import type { ReloadResult, ReloadTrigger } from "../observe/events.ts";
 import { publishReload } from "../observe/events.ts";
 import type { Logger, LogFormat } from "../observe/log.ts";
 import { createLogger, logEvent, subscribeLogs } from "../observe/log.ts";
-import { createMetrics } from "../observe/metrics.ts";
+import { createMetrics, renderMetrics } from "../observe/metrics.ts";
 import type { Service } from "../observe/service.ts";
 import type { ModeDefinition } from "../observe/service.ts";
 import { renderStatus } from "../observe/status-page.ts";
@@ -235,6 +236,8 @@ export async function startDaemon<C>(
 
   const snapshot = (): StatusSnapshot => {
     const r = readiness();
+    const status = service?.status();
+    const seen = activity.snapshot();
     return {
       mode: definition.mode,
       version,
@@ -250,8 +253,10 @@ export async function startDaemon<C>(
         appliedAt: appliedAt?.toISOString(),
         lastReloadOk,
       },
-      service: service?.status(),
-      activity: activity.snapshot(),
+      service: status,
+      activity: status?.openConnections
+        ? { ...seen, openConnections: status.openConnections }
+        : seen,
     };
   };
 
@@ -344,6 +349,17 @@ export async function startDaemon<C>(
   };
 
   try {
+    // The rules first: bad rules exit with their own (OpenShift) message before any port
+    // is opened, whatever else is wrong.
+    const first = readRules();
+    if ("problems" in first) {
+      throw new ConfigError(
+        first.problems.map((message) => ({ code: "file-unreadable", setting: spec.env, message })),
+      );
+    }
+    const config = definition.compile(first.text); // ConfigError: main prints every problem
+    lastSeenText = first.text;
+
     if (ds.adminPort !== 0) {
       const { page, fragment, script, style } = renderStatus;
       try {
@@ -352,7 +368,8 @@ export async function startDaemon<C>(
           statusJson: snapshot,
           metrics: async () => ({
             contentType: metrics.registry.contentType,
-            body: await metrics.registry.metrics(),
+            // with the counts of the service's other threads, if it has any
+            body: await renderMetrics(metrics.registry, (await service?.metricFamilies?.()) ?? []),
           }),
           page: () => page(snapshot()),
           fragment: () => fragment(snapshot()),
@@ -389,18 +406,12 @@ export async function startDaemon<C>(
       logEvent(logger, "info", "admin server listening", { url: admin.url });
     }
 
-    const first = readRules();
-    if ("problems" in first) {
-      throw new ConfigError(
-        first.problems.map((message) => ({ code: "file-unreadable", setting: spec.env, message })),
-      );
-    }
-    const config = definition.compile(first.text); // ConfigError: main prints every problem
-    lastSeenText = first.text;
-
     if (options.prepare) await options.prepare();
     setupDone = true;
-    service = definition.create(config);
+    service = definition.create(config, {
+      log: { format: ds.format, level: ds.level, dnsProxyDebug: ds.dnsProxyDebug, colour: isTty },
+      version,
+    });
     await service.start();
     started = true;
     appliedAt = new Date();

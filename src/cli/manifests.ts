@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, type ConfigProblem } from "../config/config-error.ts";
-import type { Env } from "../config/read-setting.ts";
+import { fileErrorState, type Env } from "../config/read-setting.ts";
 import { buildManifests } from "../manifests/build-manifests.ts";
 import { readEgressRouter, type EgressRouterInput } from "../manifests/egress-router-resource.ts";
 import {
@@ -99,15 +99,7 @@ function readResource(path: string): {
   try {
     text = readFileSync(path === "-" ? 0 : path, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const state =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EACCES"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "it is a directory"
-            : (err as Error).message;
+    const state = fileErrorState(err);
     return {
       value: undefined,
       problems: [

@@ -5,7 +5,7 @@ import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey } from "../config/catalogue.ts";
 import { parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
 import { parseHttpRules } from "../config/http-rules.ts";
-import { readSetting, type Env, type Flags } from "../config/read-setting.ts";
+import { readSetting, valueProblem, type Env, type Flags } from "../config/read-setting.ts";
 import { checkRedirectFamilies, parseRedirectRules } from "../config/redirect-rules.ts";
 import { parseGateway, parseSource } from "../config/router-addresses.ts";
 import { shown } from "../config/rule-lines.ts";
@@ -103,13 +103,9 @@ function checkSetting(
   problems.push(...r.problems);
   const value = r.setting.value;
   if (value === undefined) return undefined;
-  const state = spec.check?.(value);
-  if (state !== undefined) {
-    problems.push({
-      code: "setting-invalid",
-      setting: spec.env,
-      message: `${spec.env}: Cannot use "${shown(value)}": ${state}`,
-    });
+  const problem = valueProblem(spec, value);
+  if (problem) {
+    problems.push(problem);
     return undefined;
   }
   return { value, explicit: r.setting.origin !== "default" };

@@ -2,7 +2,14 @@
 // file; a test keeps both in sync). Labels come from closed sets or the configured
 // listeners only — never a host name, an address or a client. Call sites are the event
 // subscribers below; the data path only publishes events.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+} from "prom-client";
 import type {
   ConnectLatencyEvent,
   HaEvent,
@@ -52,11 +59,35 @@ const takeoverBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const connectBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** Creates a registry with every metric and subscribes it to the data path's events. */
-export function createMetrics(info: { version: string; mode: string }): Metrics {
+/** A registry's metrics as plain data (what a worker thread sends to the main thread). */
+export type MetricFamilies = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
+
+/**
+ * The metrics fed by connection events alone: what a thread that forwards connections (a
+ * DNS-proxy worker thread) counts itself and hands over in totals, to be added to the main
+ * thread's. Every other metric is the main thread's own.
+ */
+export const connectionMetricNames: readonly string[] = [
+  "egress_router_connections_opened_total",
+  "egress_router_connections_active",
+  "egress_router_connections_closed_total",
+  "egress_router_transferred_bytes_total",
+  "egress_router_upstream_connect_errors_total",
+  "egress_router_upstream_connect_duration_seconds",
+];
+
+/**
+ * Creates a registry with every metric and subscribes it to the data path's events.
+ * `processMetrics: false` leaves out prom-client's process and Node.js metrics (a worker
+ * thread: those are the process's, counted once by the main thread).
+ */
+export function createMetrics(
+  info: { version: string; mode: string },
+  options: { readonly processMetrics?: boolean } = {},
+): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  collectDefaultMetrics({ register: registry });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
 
   const buildInfo = new Gauge({
     name: "egress_router_build_info",
@@ -283,4 +314,30 @@ export function createMetrics(info: { version: string; mode: string }): Metrics 
       for (const [ch, fn] of subs) ch.unsubscribe(fn);
     },
   };
+}
+
+/**
+ * The registry's metrics in Prometheus text format, with the connection metrics of other
+ * threads (`others`, from their registries) added to this one's: counters, gauges and
+ * histogram buckets are summed per label set, so totals are exact however the connections
+ * were spread over the threads.
+ */
+export async function renderMetrics(
+  registry: Registry,
+  others: readonly MetricFamilies[],
+): Promise<string> {
+  if (others.length === 0) return registry.metrics();
+  const merged = AggregatorRegistry.aggregate([
+    (await registry.getMetricsAsJSON()).filter((m) => connectionMetricNames.includes(m.name)),
+    ...others.map((list) => list.filter((m) => connectionMetricNames.includes(m.name))),
+  ]);
+  const parts: string[] = [];
+  for (const m of registry.getMetricsAsArray()) {
+    parts.push(
+      connectionMetricNames.includes(m.name)
+        ? await merged.getSingleMetricAsString(m.name)
+        : await registry.getSingleMetricAsString(m.name),
+    );
+  }
+  return `${parts.join("\n\n")}\n`;
 }

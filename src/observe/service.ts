@@ -2,6 +2,9 @@
 // daemon host that runs it (admin server, readiness, reload watcher, signals, logs, metrics).
 // A mode compiles its rule text into a value `C` with a pure function, and a Service applies
 // compiled values. The host owns files, signals and timers; the service owns its sockets.
+import type { ActivitySnapshot } from "./activity.ts";
+import type { LogOptions } from "./log.ts";
+import type { MetricFamilies } from "./metrics.ts";
 
 /** A status snapshot for the status page and `/status.json`; plain JSON only. */
 export interface ServiceStatus {
@@ -20,6 +23,11 @@ export interface ServiceStatus {
     /** DNS proxy: the current addresses of a named target and their health */
     readonly addresses?: readonly { readonly address: string; readonly up: boolean }[];
   }[];
+  /**
+   * The connections open now, when the service tracks them itself (its connections are
+   * handled on threads whose events the host does not see); otherwise the host's own.
+   */
+  readonly openConnections?: ActivitySnapshot["openConnections"];
   readonly [extra: string]: unknown;
 }
 
@@ -31,6 +39,17 @@ export interface Service<C> {
   /** Stops accepting at once, waits up to `drainMs` for open connections, then closes the rest. */
   stop(drainMs: number): Promise<void>;
   status(): ServiceStatus;
+  /**
+   * Connection metrics counted on the service's other threads, to be added to the host's
+   * (see renderMetrics); absent when everything happens on the host's thread.
+   */
+  metricFamilies?(): Promise<MetricFamilies[]>;
+}
+
+/** What the host tells a service it creates: how to log, so other threads log alike. */
+export interface ServiceHost {
+  readonly log: Pick<LogOptions, "format" | "level" | "dnsProxyDebug" | "colour">;
+  readonly version: string;
 }
 
 /** How a mode is wired into the daemon host. */
@@ -40,5 +59,5 @@ export interface ModeDefinition<C> {
   readonly rulesSetting: string;
   /** pure: rule text → compiled config; throws ConfigError with every problem */
   compile(text: string): C;
-  create(config: C): Service<C>;
+  create(config: C, host?: ServiceHost): Service<C>;
 }
