@@ -155,8 +155,8 @@ export class Holder {
     this.#stopping = true;
     this.#ready = false;
     this.#stopLease();
-    const queued = this.#chain;
-    await queued; // a takeover under way finishes first, or it would put NAT back
+    // a takeover under way finishes first, or it would put NAT back after the standby rules
+    await this.#chain.catch(() => undefined);
     await this.#o.kernel.standBy();
     await this.#removeAddresses("cluster");
   }
