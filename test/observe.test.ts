@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import {
   publishConnectLatency,
   publishDecision,
+  publishHa,
   publishRequest,
   publishResolve,
   publishConnectionClose,
@@ -389,6 +390,8 @@ describe("metrics and admin server", () => {
       error: "ETIMEOUT",
       stale: true,
     });
+    publishHa({ kind: "role", role: "holder", holding: true, takeoverSeconds: 0.04 });
+    publishHa({ kind: "split-brain", detected: true });
     const res = await d.get("/metrics");
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
@@ -406,12 +409,25 @@ describe("metrics and admin server", () => {
       "egress_router_dns_resolutions_total",
       "egress_router_dns_stale_answers_total",
       "egress_router_draining",
+      "egress_router_ha_holder",
+      "egress_router_ha_role",
+      "egress_router_ha_role_changes_total",
+      "egress_router_ha_split_brain",
+      "egress_router_ha_split_brains_total",
+      "egress_router_ha_takeover_seconds",
       "egress_router_ready",
       "egress_router_request_duration_seconds",
       "egress_router_transferred_bytes_total",
       "egress_router_upstream_connect_duration_seconds",
       "egress_router_upstream_connect_errors_total",
     ]);
+    assert.match(body, /^egress_router_ha_holder 1$/m);
+    assert.match(body, /^egress_router_ha_role\{role="holder"\} 1$/m);
+    assert.match(body, /^egress_router_ha_role\{role="standby"\} 0$/m);
+    assert.match(body, /^egress_router_ha_role_changes_total\{role="holder"\} 1$/m);
+    assert.match(body, /^egress_router_ha_takeover_seconds_bucket\{le="0\.05"\} 1$/m);
+    assert.match(body, /^egress_router_ha_split_brain 1$/m);
+    assert.match(body, /^egress_router_ha_split_brains_total 1$/m);
     const listener = String(d.port);
     assert.match(
       body,

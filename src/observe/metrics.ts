@@ -12,6 +12,8 @@ import {
 } from "prom-client";
 import type {
   ConnectLatencyEvent,
+  HaEvent,
+  HaRole,
   ConnectionCloseEvent,
   ConnectionOpenEvent,
   DecisionEvent,
@@ -50,6 +52,9 @@ export interface Metrics {
   setDraining(draining: boolean): void;
   close(): void;
 }
+
+const haRoles: readonly HaRole[] = ["starting", "standby", "holder", "fault", "stopped"];
+const takeoverBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const connectBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -180,7 +185,56 @@ export function createMetrics(
     registers,
   });
 
+  const haHolder = new Gauge({
+    name: "egress_router_ha_holder",
+    help: "Active/standby: 1 while this replica holds the source address (NAT in, ready); alert when the sum over replicas is not 1.",
+    registers,
+  });
+  const haRole = new Gauge({
+    name: "egress_router_ha_role",
+    help: "Active/standby: 1 for this replica's current role (starting, standby, holder, fault, stopped), 0 for the others.",
+    labelNames: ["role"],
+    registers,
+  });
+  const haRoleChanges = new Counter({
+    name: "egress_router_ha_role_changes_total",
+    help: "Active/standby: role changes, by the role taken.",
+    labelNames: ["role"],
+    registers,
+  });
+  const haTakeover = new Histogram({
+    name: "egress_router_ha_takeover_seconds",
+    help: "Active/standby: from the election naming this replica holder to holding (address leased, routes and NAT in, ready).",
+    buckets: takeoverBuckets,
+    registers,
+  });
+  const haSplitBrain = new Gauge({
+    name: "egress_router_ha_split_brain",
+    help: "Active/standby: 1 while another host answers for the source address longer than a dying holder could (two holders: VRRP does not reach between them).",
+    registers,
+  });
+  const haSplitBrains = new Counter({
+    name: "egress_router_ha_split_brains_total",
+    help: "Active/standby: times another holder of the source address was found.",
+    registers,
+  });
+
   const subs = [
+    [
+      channels.ha,
+      (m: unknown) => {
+        const e = m as HaEvent;
+        if (e.kind === "split-brain") {
+          haSplitBrain.set(e.detected ? 1 : 0);
+          if (e.detected) haSplitBrains.inc();
+          return;
+        }
+        haHolder.set(e.holding ? 1 : 0);
+        for (const r of haRoles) haRole.set({ role: r }, r === e.role ? 1 : 0);
+        haRoleChanges.inc({ role: e.role });
+        if (e.takeoverSeconds !== undefined) haTakeover.observe(e.takeoverSeconds);
+      },
+    ],
     [
       channels.connectionOpen,
       (m: unknown) => {
