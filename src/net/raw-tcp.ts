@@ -44,12 +44,8 @@ export interface TcpHandle {
 }
 
 export interface ConnectReq {
+  /** called with the connect's status (0: connected); node reads nothing else off the request */
   oncomplete: (status: number, handle: TcpHandle, req: ConnectReq) => void;
-  address: string;
-  port: number;
-  localAddress: string | undefined;
-  localPort: number | undefined;
-  addressType: number;
 }
 
 export interface WriteReq {
@@ -179,11 +175,6 @@ export function connectHandle(
   port: number,
   family: 4 | 6,
 ): number {
-  req.address = address;
-  req.port = port;
-  req.localAddress = undefined;
-  req.localPort = undefined;
-  req.addressType = family;
   return family === 6 ? handle.connect6(req, address, port) : handle.connect(req, address, port);
 }
 
