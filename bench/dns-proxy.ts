@@ -49,22 +49,26 @@ const work = join(tmpdir(), `egress-bench-${process.pid}`);
 /**
  * "egress-router, debug" is the same program with EGRESS_DNS_PROXY_DEBUG set: a log line for
  * every connection opened and one for every connection closed, read from a pipe as a
- * container runtime would. It is measured on new connections only, to show what the lines
- * cost.
+ * container runtime would. "node floor" is bench/raw-forwarder.ts: the same byte path on
+ * the same threads with nothing around it, the least a Node.js forwarder costs per
+ * connection. Both are measured on new connections only.
  */
-type Contender = "egress-router" | "egress-router, debug" | "haproxy" | "kernel-nat";
+type Contender = "egress-router" | "egress-router, debug" | "node floor" | "haproxy" | "kernel-nat";
 const contenders: readonly Contender[] = ["egress-router", "haproxy", "kernel-nat"];
-const connContenders: readonly Contender[] = [...contenders, "egress-router, debug"];
+const connContenders: readonly Contender[] = [...contenders, "egress-router, debug", "node floor"];
 /** Each contender forwards three ports: to the HTTP backend, to iperf3, to the banner server. */
 const ports: Record<Contender, { http: number; iperf: number; banner: number }> = {
   "egress-router": { http: 7000, iperf: 7001, banner: 7002 },
   "egress-router, debug": { http: 7100, iperf: 7101, banner: 7102 },
+  "node floor": { http: 7200, iperf: 7201, banner: 7202 },
   haproxy: { http: 6000, iperf: 6001, banner: 6002 },
   "kernel-nat": { http: 8000, iperf: 8001, banner: 8002 },
 };
 const backend = { http: 5000, iperf: 5201, banner: 5300 };
 
 const children = new Set<ChildProcess>();
+/** warning and error lines of the egress-router processes, by variant, level and message */
+const complaints = new Map<string, number>();
 let loadAtStart = "";
 
 function sh(cmd: string, argv: string[], input?: string): string {
@@ -224,7 +228,8 @@ async function startEgressRouter(
   // As shipped: defaults everywhere (threads = cores, health checks, keep-alive, logs at
   // info: no line per connection unless EGRESS_DNS_PROXY_DEBUG), except the connection
   // limit for the idle-memory phase. The debug variant's lines go through a pipe this
-  // process drains.
+  // process drains. Warnings and errors of either are kept for the summary at the end
+  // (a failed connect to the backend, for instance, is one).
   const debug = variant === "egress-router, debug";
   const child = spawnInNs(
     join(root, "bin/egress-router"),
@@ -236,9 +241,21 @@ async function startEgressRouter(
       EGRESS_LOG_FORMAT: "json",
       ...(debug ? { EGRESS_DNS_PROXY_DEBUG: "1" } : {}),
     },
-    debug ? "pipe" : "ignore",
+    "pipe",
   );
-  child.stdout?.resume();
+  let partial = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    const text = partial + d;
+    const end = text.lastIndexOf("\n");
+    partial = text.slice(end + 1);
+    if (!text.includes('"level":"warn"') && !text.includes('"level":"error"')) return;
+    for (const line of text.slice(0, end).split("\n")) {
+      const m = /"level":"(warn|error)".*"msg":"([^"]*)"/.exec(line);
+      if (!m) continue;
+      const key = `${variant}: ${m[1]} "${m[2]}"`;
+      complaints.set(key, (complaints.get(key) ?? 0) + 1);
+    }
+  });
   await waitPort(p.banner);
   return { child, pid: child.pid ?? 0 };
 }
@@ -272,6 +289,8 @@ function cpuMicros(pid: number): number {
 interface ConnRound {
   readonly rate: number;
   readonly errors: number;
+  /** wrk's error counts by kind, e.g. "read 3, timeout 1" ("" without errors) */
+  readonly errorKinds: string;
   readonly samples: number[];
   /** the proxy's CPU per connection, µs; NaN for kernel NAT */
   readonly cpuPerConnection: number;
@@ -314,9 +333,16 @@ async function connectionsPerSecond(
   const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = (errs ? errs.slice(1).reduce((n, x) => n + Number(x), 0) : 0) + non2xx;
+  const kinds = ["connect", "read", "write", "timeout"]
+    .map((k, i) => [k, Number(errs?.[i + 1] ?? 0)] as const)
+    .concat([["non-2xx", non2xx]])
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
   return {
     rate,
     errors,
+    errorKinds: kinds,
     samples: latency.samples,
     cpuPerConnection: cpu / (requests + latency.n),
   };
@@ -421,12 +447,20 @@ async function main(): Promise<void> {
   let haproxy = await startHaproxy(4000);
   let ours = await startEgressRouter(4000);
   const debugRun = await startEgressRouter(4000, "egress-router, debug");
+  const floor = spawnInNs(node, [
+    "--disable-warning=ExperimentalWarning",
+    join(root, "bench/raw-forwarder.ts"),
+    `${ports["node floor"].http}:${backend.http}`,
+    `${ports["node floor"].banner}:${backend.banner}`,
+  ]);
+  await waitPort(ports["node floor"].banner);
 
   const results: Record<string, Record<Contender, number[]>> = {};
   const record = (metric: string, c: Contender, v: number): void => {
     results[metric] ??= {
       "egress-router": [],
       "egress-router, debug": [],
+      "node floor": [],
       haproxy: [],
       "kernel-nat": [],
     };
@@ -438,12 +472,14 @@ async function main(): Promise<void> {
   const pids: Record<Contender, number | undefined> = {
     "egress-router": ours.pid,
     "egress-router, debug": debugRun.pid,
+    "node floor": floor.pid,
     haproxy: haproxy.pid,
     "kernel-nat": undefined,
   };
   const latencies: Record<Contender, number[]> = {
     "egress-router": [],
     "egress-router, debug": [],
+    "node floor": [],
     haproxy: [],
     "kernel-nat": [],
   };
@@ -455,7 +491,7 @@ async function main(): Promise<void> {
     for (const c of order(round, connContenders)) {
       const r = await connectionsPerSecond(ports[c].http, ports[c].banner, pids[c]);
       process.stderr.write(
-        `round ${round + 1} ${c}: ${fmt(r.rate)} conn/s (${r.errors} errors), ${fmt(r.cpuPerConnection)} µs CPU per connection, connect p50 ${fmt(percentile(r.samples, 0.5), 2)} ms\n`,
+        `round ${round + 1} ${c}: ${fmt(r.rate)} conn/s (${r.errors} errors${r.errorKinds ? `: ${r.errorKinds}` : ""}), ${fmt(r.cpuPerConnection)} µs CPU per connection, connect p50 ${fmt(percentile(r.samples, 0.5), 2)} ms\n`,
       );
       record("new connections/s", c, r.errors > r.rate * seconds * 0.01 ? NaN : r.rate);
       record("CPU µs per connection (proxy process)", c, r.cpuPerConnection);
@@ -481,7 +517,7 @@ async function main(): Promise<void> {
   const limit = Number(sh("sh", ["-c", "ulimit -Hn"]).trim());
   const idle = Math.min(Number(args.idle ?? 10_000), Math.floor((limit - 300) / 2) - 100);
   try {
-    await Promise.all([stop(haproxy.child), stop(ours.child), stop(debugRun.child)]);
+    await Promise.all([stop(haproxy.child), stop(ours.child), stop(debugRun.child), stop(floor)]);
     haproxy = await startHaproxy(idle + 50);
     ours = await startEgressRouter(idle + 50);
     await new Promise((r) => setTimeout(r, 1000));
@@ -502,8 +538,8 @@ async function main(): Promise<void> {
   }
 
   const table = [
-    `| metric | egress-router | HAProxy 2.6 | kernel NAT | egress-router / HAProxy | NAT / HAProxy | egress-router with a log line per connection / HAProxy |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| metric | egress-router | HAProxy 2.6 | kernel NAT | egress-router / HAProxy | NAT / HAProxy | egress-router with a log line per connection / HAProxy | node floor / HAProxy |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ];
   const digits = (m: string): number =>
     m.includes("Gbit") || m.includes(" ms") ? 2 : m.includes("KiB") ? 1 : 0;
@@ -512,13 +548,14 @@ async function main(): Promise<void> {
     const med = {
       ours: median(byC["egress-router"]),
       debug: median(byC["egress-router, debug"]),
+      floor: median(byC["node floor"]),
       haproxy: median(byC.haproxy),
       nat: median(byC["kernel-nat"]),
     };
     const ratio = (x: number): string =>
       Number.isFinite(x / med.haproxy) ? `${fmt(x / med.haproxy, 2)}x` : "";
     table.push(
-      `| ${metric} | ${fmt(med.ours, digits(metric))} | ${fmt(med.haproxy, digits(metric))} | ${fmt(med.nat, digits(metric))} | ${ratio(med.ours)} | ${ratio(med.nat)} | ${ratio(med.debug)} |`,
+      `| ${metric} | ${fmt(med.ours, digits(metric))} | ${fmt(med.haproxy, digits(metric))} | ${fmt(med.nat, digits(metric))} | ${ratio(med.ours)} | ${ratio(med.nat)} | ${ratio(med.debug)} | ${ratio(med.floor)} |`,
     );
   }
   const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -527,6 +564,12 @@ async function main(): Promise<void> {
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const header = `${new Date().toISOString().slice(0, 10)}, ${cores} cores (${cpu}), Linux ${kernel}, Node ${process.versions.node}, HAProxy ${haproxyVersion}; new connections: ${rounds} rounds of ${seconds + 1} s, throughput: ${throughputRounds} rounds of ${seconds} s, medians over rounds; load average at the start ${loadAtStart}, at the end ${load}`;
   process.stdout.write(`\n${header}\n\n${table.join("\n")}\n`);
+  const logged = [...complaints].map(([k, n]) => `  ${n} × ${k}`);
+  process.stderr.write(
+    logged.length > 0
+      ? `egress-router log lines at warn or error:\n${logged.join("\n")}\n`
+      : "egress-router logged no warning or error\n",
+  );
   if (args.json) writeFileSync(args.json, JSON.stringify({ header, results }, null, 2));
 }
 

@@ -12,13 +12,21 @@ import type { TestContext } from "node:test";
 import { describe, it } from "node:test";
 import { startDnsmasq } from "./helpers/dnsmasq.ts";
 import { binPath, runCli } from "./helpers/run-cli.ts";
-import { connectTo, waitFor } from "./helpers/tcp-peers.ts";
+import { waitWhileProgressing } from "./helpers/progress.ts";
+import { connectTo } from "./helpers/tcp-peers.ts";
 import { freeTcpPort, startBackend } from "./helpers/tcp-proxy-fixture.ts";
 
 interface Router {
   readonly child: ChildProcess;
   readonly lines: Record<string, unknown>[];
   exit(): Promise<number | null>;
+  /**
+   * Resolves once `check()` holds. No fixed deadline: it waits as long as the router makes
+   * progress (CPU time, log lines), which on a busy machine can be many times the usual.
+   */
+  until(check: () => boolean | Promise<boolean>, what: string): Promise<void>;
+  /** until "router ready" */
+  ready(): Promise<void>;
 }
 
 function startRouter(t: TestContext, args: string[], env: Record<string, string>): Router {
@@ -41,7 +49,20 @@ function startRouter(t: TestContext, args: string[], env: Record<string, string>
     if (child.exitCode === null) child.kill("SIGKILL");
     if (stderr) t.diagnostic(`router stderr: ${stderr}`);
   });
-  return { child, lines, exit: () => exited };
+  const until = (check: () => boolean | Promise<boolean>, what: string): Promise<void> =>
+    waitWhileProgressing(check, {
+      what,
+      pid: child.pid,
+      activity: () => lines.length,
+      exited: () => child.exitCode !== null || child.signalCode !== null,
+    });
+  return {
+    child,
+    lines,
+    exit: () => exited,
+    until,
+    ready: () => until(() => lines.some((l) => l["msg"] === "router ready"), "ready"),
+  };
 }
 
 async function roundTrip(t: TestContext, port: number, text: string): Promise<string> {
@@ -59,10 +80,10 @@ describe("egress-router as the DNS proxy image", () => {
       EGRESS_DNS_PROXY_DEBUG: "1",
       EGRESS_DNS_PROXY_THREADS: "2", // each forwarding thread writes its own lines
     });
-    await waitFor(() => router.lines.some((l) => l["msg"] === "router ready"), 10_000, "ready");
+    await router.ready();
     for (let i = 0; i < 6; i++) assert.equal(await roundTrip(t, port, "hello"), "hello");
     const closes = () => router.lines.filter((l) => l["event"] === "connection-close");
-    await waitFor(() => closes().length === 6, 5000, "a close line per connection");
+    await router.until(() => closes().length === 6, "a close line per connection");
     const close = closes()[0];
     assert.equal(close?.["level"], "info");
     assert.match(String(close?.["client"]), /^127\.0\.0\.1:\d+$/);
@@ -126,7 +147,7 @@ describe("egress-router as the DNS proxy image: observability", () => {
       EGRESS_DNS_PROXY_THREADS: "2",
       EGRESS_ADMIN_PORT: String(admin),
     });
-    await waitFor(() => router.lines.some((l) => l["msg"] === "router ready"), 10_000, "ready");
+    await router.ready();
     const texts = Array.from({ length: 30 }, (_, i) => `hello ${i}`);
     for (const x of texts) assert.equal(await roundTrip(t, port, x), x);
     const bytes = texts.reduce((n, x) => n + x.length, 0);
@@ -139,11 +160,10 @@ describe("egress-router as the DNS proxy image: observability", () => {
       );
     const l = `mode="dns-proxy",listener="${port}"`;
     let body = "";
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+    await router.until(async () => {
       body = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-      if (series(body, `egress_router_connections_closed_total{${l},end="done"}`) === 30) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return series(body, `egress_router_connections_closed_total{${l},end="done"}`) === 30;
+    }, "every close counted");
     assert.equal(series(body, `egress_router_connections_opened_total{${l}}`), 30);
     assert.equal(series(body, `egress_router_connections_closed_total{${l},end="done"}`), 30);
     assert.equal(series(body, `egress_router_connections_active{${l}}`), 0);
@@ -161,10 +181,7 @@ describe("egress-router as the DNS proxy image: observability", () => {
       };
       return status.service.rules[0]?.hits;
     };
-    for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
-      if ((await hits()) === 30) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await router.until(async () => (await hits()) === 30, "hits on the status page");
     assert.equal(await hits(), 30);
     router.child.kill("SIGTERM");
     assert.equal(await router.exit(), 0);
@@ -199,7 +216,7 @@ describe("egress-router dns-proxy", () => {
     const file = join(dir, "rules");
     writeFileSync(file, `${p1} 127.0.0.2 ${backend.port}\n`);
     const router = startRouter(t, ["dns-proxy", "--dns-proxy-destination-file", file], {});
-    await waitFor(() => router.lines.some((l) => l["msg"] === "router ready"), 10_000, "ready");
+    await router.ready();
     assert.equal(await roundTrip(t, p1, "one"), "one");
     // Replace the file the way a ConfigMap update does: a new file renamed over it.
     writeFileSync(
@@ -207,9 +224,8 @@ describe("egress-router dns-proxy", () => {
       `${p1} 127.0.0.2 ${backend.port}\n${p2} 127.0.0.2 ${backend.port}\n`,
     );
     renameSync(`${file}.new`, file);
-    await waitFor(
+    await router.until(
       () => router.lines.some((l) => l["msg"] === "config applied" && l["trigger"] !== "start"),
-      10_000,
       "reload",
     );
     assert.equal(await roundTrip(t, p2, "two"), "two");
@@ -217,9 +233,8 @@ describe("egress-router dns-proxy", () => {
     // A bad file is rejected; the running rules stay.
     writeFileSync(`${file}.new`, `${p1} tcp 127.0.0.2\n`);
     renameSync(`${file}.new`, file);
-    await waitFor(
+    await router.until(
       () => router.lines.some((l) => l["msg"] === "config reload rejected"),
-      10_000,
       "rejection",
     );
     assert.equal(await roundTrip(t, p2, "kept"), "kept");

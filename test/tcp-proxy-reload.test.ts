@@ -231,6 +231,87 @@ describe("DNS proxy: threads and health checks", () => {
     assert.equal((proxy.status()["dnsProxy"] as { threads: number }).threads, 2);
   });
 
+  it("counts failed connects and refusals at the limit from every thread", async (t) => {
+    // A port nobody listens on (refused at once), and a limit of one connection.
+    const closedPort = await freeTcpPort();
+    const a = await startBackend(t, "127.0.0.2");
+    const [refusing, limited] = [await freeTcpPort(), await freeTcpPort()];
+    const proxy = createTcpProxyService(
+      {
+        rules: [rule(1, refusing, "127.0.0.3", closedPort), rule(2, limited, "127.0.0.2", a.port)],
+        options: { ...testOptions, threads: 2, maxConnections: 1 },
+      },
+      {
+        host: {
+          log: { format: "json", level: "warn", dnsProxyDebug: false, colour: false },
+          version: "test",
+        },
+      },
+    );
+    t.after(() => proxy.stop(0));
+    await proxy.start();
+    const main = createMetrics({ version: "test", mode: "dns-proxy" });
+    t.after(() => main.close());
+    const value = (body: string, series: string): number =>
+      Number(
+        body
+          .split("\n")
+          .find((l) => l.startsWith(`${series} `))
+          ?.split(" ")[1] ?? NaN,
+      );
+    const render = async (): Promise<string> =>
+      renderMetrics(main.registry, await proxy.metricFamilies());
+    // Each refused connect resets its client at once.
+    for (let i = 0; i < 6; i++) {
+      const c = await connectTo(t, refusing);
+      assert.equal(await c.closed, "ECONNRESET");
+    }
+    const r = `mode="dns-proxy",listener="${refusing}"`;
+    let body = "";
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
+      body = await render();
+      if (value(body, `egress_router_connections_closed_total{${r},end="connect-failed"}`) === 6)
+        break;
+    }
+    assert.equal(value(body, `egress_router_connections_opened_total{${r}}`), 6);
+    assert.equal(
+      value(body, `egress_router_connections_closed_total{${r},end="connect-failed"}`),
+      6,
+      body
+        .split("\n")
+        .filter((x) => x.includes(String(refusing)))
+        .join("\n"),
+    );
+    // Each connection counts one connect error: refused while the address is tried, then
+    // no-address while it is marked down (in each thread, once it hears of it).
+    const errors = (kind: string): number =>
+      value(body, `egress_router_upstream_connect_errors_total{mode="dns-proxy",kind="${kind}"}`) ||
+      0;
+    assert.ok(errors("refused") >= 1, `refused: ${errors("refused")}`);
+    assert.equal(errors("refused") + errors("no-address"), 6);
+    // One connection holds the only slot; the next ones are refused at the limit.
+    const held = await connectTo(t, limited);
+    held.socket.write("x");
+    await waitFor(() => a.served === 1, 5000, "the held connection at the backend");
+    for (let i = 0; i < 4; i++) {
+      const c = await connectTo(t, limited);
+      assert.equal(await c.closed, "ECONNRESET");
+    }
+    const l = `mode="dns-proxy",listener="${limited}"`;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
+      body = await render();
+      if (value(body, `egress_router_connections_closed_total{${l},end="limit"}`) === 4) break;
+    }
+    assert.equal(value(body, `egress_router_connections_closed_total{${l},end="limit"}`), 4);
+    assert.equal(value(body, `egress_router_connections_opened_total{${l}}`), 5);
+    assert.equal(value(body, `egress_router_connections_active{${l}}`), 1);
+    await waitFor(
+      () => (proxy.status()["dnsProxy"] as { refusedAtLimit: number }).refusedAtLimit === 4,
+      5000,
+      "refusals at the limit on the status page",
+    );
+  });
+
   it("marks an address down by active checks before a client tries it, and up again", async (t) => {
     const [a, b] = (await startBackends(t, ["127.0.0.2", "127.0.0.3"])) as [Backend, Backend];
     const dns = await startDnsmasq(t, { "db.test.example": ["127.0.0.2", "127.0.0.3"] });

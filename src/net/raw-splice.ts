@@ -5,6 +5,20 @@
 // read until the queue drains, so a slow receiver costs at most the budget plus one read
 // (64 KiB) per direction, and the sender is held back by TCP itself.
 //
+// What a connection costs is what this file is about (the DNS proxy's new connections per
+// second follow it):
+// - Reads land in one buffer per thread that every handle of the thread reads into (node
+//   would allocate a fresh 64 KiB buffer for every read, and collect it later). Bytes read
+//   there are only valid until the next read, so each chunk is copied out before it is
+//   written: a small one into node's buffer pool, a large one into a scratch buffer the
+//   thread keeps while the kernel takes its writes at once. A write that does not complete
+//   at once keeps its copy (the scratch buffer is then replaced).
+// - Handles are closed without a close callback, and a FIN is passed on without a shutdown
+//   callback: no call back into JavaScript for either. The splice ends (its owner is told)
+//   when it closes its handles; libuv closes their sockets right then.
+// - No closure, timer or array per connection: the owner's idle sweeper calls close(), and
+//   the owner is told about the end through one method.
+//
 // The idle timeout is the caller's: `lastActivity` holds the caller's coarse clock at the
 // last byte read on either side, and the caller's sweeper calls close("idle-timeout").
 import type { CloseReason } from "../observe/events.ts";
@@ -15,10 +29,8 @@ import {
   WriteWrap,
   errorName,
   lastWriteWasAsync,
-  readBytes,
   readResult,
 } from "./raw-tcp.ts";
-import type { TunnelResult } from "./tunnel.ts";
 
 /** A coarse clock the owner advances (ms); reading it costs nothing per byte. */
 export interface Clock {
@@ -30,35 +42,51 @@ export interface RawSplice {
   readonly bytesToClient: number;
   /** the clock's time of the last byte read on either side */
   readonly lastActivity: number;
+  /** how it ended (set once it has) */
+  readonly end: CloseReason | undefined;
+  /** the socket error behind a reset or error ending, e.g. "ECONNRESET" */
+  readonly error: string | undefined;
   /** Closes both sides now (idle timeout, end of a drain) and ends with `reason`. */
   close(reason: CloseReason): void;
   /** Turns on the upstream socket's keep-alive now, when it was deferred (no-op otherwise). */
   enableKeepAlive(): void;
 }
 
-type Side = TcpHandle & { splice?: Splice };
+/** Told once when a splice has ended: both of its handles are closed. */
+export interface SpliceOwner {
+  spliceEnded(splice: RawSplice): void;
+}
+
+type Side = TcpHandle & { splice?: Splice | undefined };
 type PendingWrite = WriteReq & { splice?: Splice; from?: Side; bytes?: number };
 
 /** Bytes queued towards one side before the other side is no longer read. */
 export const writeBudget = 128 * 1024;
-type PendingShutdown = ShutdownReq & { splice?: Splice };
+
+/** The size of the reads (and of the thread's read buffer). */
+export const readSize = 64 * 1024;
+
+/** Chunks below this size are copied into node's buffer pool (slices of shared 8 KiB slabs). */
+const pooledCopy = 4 * 1024;
+
+/** The buffer every handle of this thread reads into (module state is per thread). */
+let readBuffer: Buffer | undefined;
+/** Where large chunks are copied to while writes complete at once; undefined: taken. */
+let scratch: Buffer | undefined;
 
 class Splice implements RawSplice {
   readonly client: Side;
   readonly upstream: Side;
   readonly clock: Clock;
-  readonly onClose: (r: TunnelResult) => void;
+  readonly owner: SpliceOwner;
   bytesFromClient = 0;
   bytesToClient = 0;
   lastActivity: number;
-  reason: CloseReason | undefined;
-  error: string | undefined;
+  end: CloseReason | undefined = undefined;
+  error: string | undefined = undefined;
   /** FIN received from the client / from upstream */
   clientEof = false;
   upstreamEof = false;
-  /** our FIN to the client / to upstream has been sent (shutdown completed) */
-  clientShut = false;
-  upstreamShut = false;
   /** bytes read from the client (from upstream) whose write to the other side is pending */
   fromClientQueued = 0;
   fromUpstreamQueued = 0;
@@ -66,15 +94,14 @@ class Splice implements RawSplice {
   clientPaused = false;
   upstreamPaused = false;
   closing = false;
-  open = 2;
   /** keep-alive seconds for the upstream socket whose setting was deferred; 0: none pending */
   keepAlivePending = 0;
 
-  constructor(client: Side, upstream: Side, clock: Clock, onClose: (r: TunnelResult) => void) {
+  constructor(client: Side, upstream: Side, clock: Clock, owner: SpliceOwner) {
     this.client = client;
     this.upstream = upstream;
     this.clock = clock;
-    this.onClose = onClose;
+    this.owner = owner;
     this.lastActivity = clock.now;
   }
 
@@ -88,26 +115,29 @@ class Splice implements RawSplice {
     this.keepAlivePending = 0;
   }
 
-  /** Ends the splice: the first reason wins; `reset` (if given) is closed with a RST. */
+  /**
+   * Ends the splice: closes both handles (`reset`, if given, with a RST) and tells the
+   * owner. Writes still pending are cancelled by the close (their completions are ignored).
+   */
   fail(reason: CloseReason, error: string | undefined, reset: Side | undefined): void {
-    if (this.reason === undefined) {
-      this.reason = reason;
-      this.error = error;
-    }
     if (this.closing) return;
     this.closing = true;
-    for (const h of [this.client, this.upstream]) {
-      if (h === reset) {
-        if (h.reset(onHandleClosed) !== 0) h.close(onHandleClosed);
-      } else {
-        h.close(onHandleClosed);
-      }
-    }
+    this.end = reason;
+    this.error = error;
+    closeSide(this.client, reset);
+    closeSide(this.upstream, reset);
+    this.owner.spliceEnded(this);
   }
 
-  /** Both directions done (FIN each way, each passed on): close normally. */
+  /** Both sides sent their FIN and every byte was handed to the kernel: close normally. */
   maybeDone(): void {
-    if (this.clientEof && this.upstreamEof && this.clientShut && this.upstreamShut) {
+    if (
+      this.clientEof &&
+      this.upstreamEof &&
+      this.fromClientQueued === 0 &&
+      this.fromUpstreamQueued === 0
+    ) {
+      // Closing sends each side its FIN after the bytes the kernel still holds for it.
       this.fail("done", undefined, undefined);
     }
   }
@@ -115,13 +145,17 @@ class Splice implements RawSplice {
   sideReason(h: Side): CloseReason {
     return h === this.client ? "client-reset" : "upstream-reset";
   }
-
-  peer(h: Side): Side {
-    return h === this.client ? this.upstream : this.client;
-  }
 }
 
 function ignoreRead(): void {}
+
+/** Closes `h` now, with a RST when it is `reset`. No callback: nothing calls back into JS. */
+function closeSide(h: Side, reset: Side | undefined): void {
+  h.splice = undefined;
+  h.onread = ignoreRead; // must stay a function: the handle's internal field checks it
+  if (h === reset && h.reset() === 0) return;
+  h.close();
+}
 
 /**
  * A write the kernel takes at once never touches its request object (node's StreamBase only
@@ -139,31 +173,32 @@ function newWriteReq(): PendingWrite {
   return req;
 }
 
-function onHandleClosed(this: Side): void {
-  const s = this.splice;
-  if (!s) return;
-  this.splice = undefined;
-  this.onread = ignoreRead; // must stay a function: the handle's internal field checks it
-  s.open -= 1;
-  if (s.open > 0) return;
-  s.onClose({
-    end: s.reason ?? "done",
-    bytesFromClient: s.bytesFromClient,
-    bytesToClient: s.bytesToClient,
-    error: s.error,
-  });
+/** The first `n` bytes of the read buffer, copied to memory the write may keep. */
+function copyOut(from: Buffer, n: number, queueEmpty: boolean): Buffer {
+  if (n < pooledCopy || !queueEmpty) {
+    const out = Buffer.allocUnsafe(n);
+    from.copy(out, 0, 0, n);
+    return out;
+  }
+  // Large, and the other side's queue is empty: most likely written at once, so the
+  // scratch buffer is free again right after.
+  const s = (scratch ??= Buffer.allocUnsafeSlow(readSize));
+  from.copy(s, 0, 0, n);
+  return s.subarray(0, n);
 }
 
-function onRead(this: Side, arrayBuffer: ArrayBuffer | undefined): void {
+function onRead(this: Side): void {
   const s = this.splice;
-  if (!s || s.closing) return;
+  if (s === undefined || s.closing) return;
   const n = readResult();
-  if (n > 0 && arrayBuffer !== undefined) {
-    if (this === s.client) s.bytesFromClient += n;
+  if (n > 0) {
+    const fromClient = this === s.client;
+    if (fromClient) s.bytesFromClient += n;
     else s.bytesToClient += n;
     s.lastActivity = s.clock.now;
-    const peer = s.peer(this);
-    const data = readBytes(arrayBuffer, n);
+    const peer = fromClient ? s.upstream : s.client;
+    const queued = fromClient ? s.fromClientQueued : s.fromUpstreamQueued;
+    const data = copyOut(readBuffer as Buffer, n, queued === 0);
     const req: PendingWrite = spareWrite ?? newWriteReq();
     req.handle = peer;
     const err = peer.writeBuffer(req, data);
@@ -173,26 +208,26 @@ function onRead(this: Side, arrayBuffer: ArrayBuffer | undefined): void {
       s.fail(s.sideReason(peer), errorName(err), this);
       return;
     }
-    if (lastWriteWasAsync()) {
-      // The request now belongs to this write (oncomplete follows); the next write needs a new one.
-      spareWrite = undefined;
-      req.async = true;
-      req.buffer = data;
-      req.splice = s;
-      req.from = this;
-      req.bytes = n;
-      if (this === s.client) {
-        s.fromClientQueued += n;
-        if (s.fromClientQueued >= writeBudget) {
-          s.clientPaused = true;
-          this.readStop();
-        }
-      } else {
-        s.fromUpstreamQueued += n;
-        if (s.fromUpstreamQueued >= writeBudget) {
-          s.upstreamPaused = true;
-          this.readStop();
-        }
+    if (!lastWriteWasAsync()) return;
+    // The request and the copy now belong to this write (oncomplete follows).
+    spareWrite = undefined;
+    if (scratch !== undefined && data.buffer === scratch.buffer) scratch = undefined;
+    req.async = true;
+    req.buffer = data;
+    req.splice = s;
+    req.from = this;
+    req.bytes = n;
+    if (fromClient) {
+      s.fromClientQueued += n;
+      if (s.fromClientQueued >= writeBudget) {
+        s.clientPaused = true;
+        this.readStop();
+      }
+    } else {
+      s.fromUpstreamQueued += n;
+      if (s.fromUpstreamQueued >= writeBudget) {
+        s.upstreamPaused = true;
+        this.readStop();
       }
     }
     return;
@@ -200,39 +235,42 @@ function onRead(this: Side, arrayBuffer: ArrayBuffer | undefined): void {
   if (n === 0) return;
   if (n === UV_EOF) {
     this.readStop();
-    if (this === s.client) s.clientEof = true;
+    const fromClient = this === s.client;
+    if (fromClient) s.clientEof = true;
     else s.upstreamEof = true;
-    // Both sides have finished sending and every byte is with the kernel: closing both now
-    // sends each its FIN after its data, as a shutdown would, one system call sooner.
-    if (s.clientEof && s.upstreamEof && s.fromClientQueued === 0 && s.fromUpstreamQueued === 0) {
-      s.fail("done", undefined, undefined);
+    if (s.clientEof && s.upstreamEof) {
+      // Both sides are done sending: close once every byte is with the kernel (now, or when
+      // the last pending write completes).
+      s.maybeDone();
       return;
     }
-    // Pass the FIN on; libuv sends it after any write still queued on that side.
-    const peer = s.peer(this);
-    const req: PendingShutdown = new ShutdownWrap();
+    // Pass the FIN on; libuv sends it after any write still queued on that side. No
+    // callback: a failure shows on that side's own reads (a reset) or at its close.
+    const peer = fromClient ? s.upstream : s.client;
+    const req: ShutdownReq = new ShutdownWrap();
     req.handle = peer;
-    req.oncomplete = onShutdown;
-    req.splice = s;
     const err = peer.shutdown(req);
     if (err !== 0) s.fail(s.sideReason(peer), errorName(err), this);
     return;
   }
   // A reset or another error on this side: reset the other, so its peer learns at once.
-  s.fail(s.sideReason(this), errorName(n), s.peer(this));
+  s.fail(s.sideReason(this), errorName(n), this === s.client ? s.upstream : s.client);
 }
 
 function onWritten(this: PendingWrite, status: number): void {
   const s = this.splice;
   const from = this.from;
   this.buffer = null;
+  this.splice = undefined;
+  this.from = undefined;
   if (!s || !from || s.closing) return;
+  const fromClient = from === s.client;
   if (status < 0) {
-    s.fail(s.sideReason(s.peer(from)), errorName(status), from);
+    s.fail(s.sideReason(fromClient ? s.upstream : s.client), errorName(status), from);
     return;
   }
   const bytes = this.bytes ?? 0;
-  if (from === s.client) {
+  if (fromClient) {
     s.fromClientQueued -= bytes;
     if (s.clientPaused && s.fromClientQueued < writeBudget && !s.clientEof) {
       s.clientPaused = false;
@@ -245,19 +283,7 @@ function onWritten(this: PendingWrite, status: number): void {
       from.readStart();
     }
   }
-}
-
-function onShutdown(this: PendingShutdown, status: number): void {
-  const s = this.splice;
-  if (!s || s.closing) return;
-  const h = this.handle as Side;
-  if (status < 0) {
-    s.fail(s.sideReason(h), errorName(status), s.peer(h));
-    return;
-  }
-  if (h === s.client) s.clientShut = true;
-  else s.upstreamShut = true;
-  s.maybeDone();
+  if (s.clientEof && s.upstreamEof) s.maybeDone();
 }
 
 export interface SpliceOptions {
@@ -278,36 +304,45 @@ export interface SpliceOptions {
   readonly deferUpstreamKeepAlive?: boolean;
 }
 
+function startSide(s: Splice, h: Side, buffer: Buffer): void {
+  h.splice = s;
+  h.onread = onRead;
+  h.useUserBuffer(buffer);
+}
+
 /**
  * Splices `client` and `upstream` (connected handles nobody reads yet) until both are
- * closed, then calls `onClose` once with how it ended and the bytes moved. From here the
- * splice owns both handles.
+ * closed, then calls `owner.spliceEnded` once (how it ended and the bytes moved are on the
+ * splice). From here the splice owns both handles. The owner may be told before this
+ * returns (a handle that cannot read).
  */
 export function spliceHandles(
   client: TcpHandle,
   upstream: TcpHandle,
   options: SpliceOptions,
   clock: Clock,
-  onClose: (r: TunnelResult) => void,
+  owner: SpliceOwner,
 ): RawSplice {
-  const s = new Splice(client, upstream, clock, onClose);
+  const s = new Splice(client, upstream, clock, owner);
+  const buffer = (readBuffer ??= Buffer.allocUnsafeSlow(readSize));
+  startSide(s, s.client, buffer);
+  startSide(s, s.upstream, buffer);
   const keepAliveSeconds = Math.max(1, Math.round(options.keepAliveMs / 1000));
-  for (const h of [s.client, s.upstream]) {
-    h.splice = s;
-    h.onread = onRead;
-    if (h === s.client && options.clientOptionsSet) continue;
-    h.setNoDelay(true); // the sender already batched; add no Nagle delay in the middle
-    if (options.keepAliveMs <= 0) continue;
-    if (h === s.upstream && options.deferUpstreamKeepAlive === true)
-      s.keepAlivePending = keepAliveSeconds;
-    else h.setKeepAlive(true, keepAliveSeconds);
+  if (!options.clientOptionsSet) {
+    s.client.setNoDelay(true);
+    if (options.keepAliveMs > 0) s.client.setKeepAlive(true, keepAliveSeconds);
   }
-  for (const h of [s.client, s.upstream]) {
-    const err = h.readStart();
-    if (err !== 0) {
-      s.fail(s.sideReason(h), errorName(err), s.peer(h));
-      break;
-    }
+  s.upstream.setNoDelay(true); // the sender already batched; add no Nagle delay in the middle
+  if (options.keepAliveMs > 0) {
+    if (options.deferUpstreamKeepAlive === true) s.keepAlivePending = keepAliveSeconds;
+    else s.upstream.setKeepAlive(true, keepAliveSeconds);
   }
+  let err = s.client.readStart();
+  if (err !== 0) {
+    s.fail("client-reset", errorName(err), s.upstream);
+    return s;
+  }
+  err = s.upstream.readStart();
+  if (err !== 0) s.fail("upstream-reset", errorName(err), s.client);
   return s;
 }

@@ -12,7 +12,10 @@ import { getSystemErrorName } from "node:util";
 
 /** A libuv TCP handle (tcp_wrap.TCP). Methods return 0 or a negative libuv error code. */
 export interface TcpHandle {
-  /** always a function (the handle's internal field aborts the process on anything else) */
+  /**
+   * Always a function (the handle's internal field aborts the process on anything else).
+   * After useUserBuffer() it gets no buffer: the bytes are in the user buffer.
+   */
   onread: (this: TcpHandle, arrayBuffer: ArrayBuffer | undefined) => void;
   onconnection: (this: TcpHandle, status: number, client: TcpHandle | undefined) => void;
   bind(address: string, port: number, flags?: number): number;
@@ -22,24 +25,27 @@ export interface TcpHandle {
   connect6(req: ConnectReq, address: string, port: number): number;
   readStart(): number;
   readStop(): number;
+  /**
+   * Reads go into `buffer` (from its start, at most its length) instead of a new buffer
+   * allocated for every read; onread gets no buffer, readResult() says how many bytes came.
+   * The bytes are only valid until the next read of any handle reading into the same buffer.
+   */
+  useUserBuffer(buffer: Uint8Array): void;
   writeBuffer(req: WriteReq, data: Uint8Array): number;
   shutdown(req: ShutdownReq): number;
   setNoDelay(enable: boolean): number;
   setKeepAlive(enable: boolean, initialDelaySeconds: number): number;
   getpeername(out: { address?: string; port?: number; family?: string }): number;
   getsockname(out: { address?: string; port?: number; family?: string }): number;
-  reset(callback: () => void): number;
+  /** Closes with a RST (SO_LINGER 0); non-zero when the handle is not open. */
+  reset(callback?: () => void): number;
   close(callback?: () => void): void;
   readonly writeQueueSize: number;
 }
 
 export interface ConnectReq {
+  /** called with the connect's status (0: connected); node reads nothing else off the request */
   oncomplete: (status: number, handle: TcpHandle, req: ConnectReq) => void;
-  address: string;
-  port: number;
-  localAddress: string | undefined;
-  localPort: number | undefined;
-  addressType: number;
 }
 
 export interface WriteReq {
@@ -52,7 +58,8 @@ export interface WriteReq {
 
 export interface ShutdownReq {
   handle: TcpHandle;
-  oncomplete: (this: ShutdownReq, status: number) => void;
+  /** absent: nothing is called when the shutdown is done */
+  oncomplete?: (this: ShutdownReq, status: number) => void;
 }
 
 interface TcpWrapBinding {
@@ -65,7 +72,6 @@ interface StreamWrapBinding {
   WriteWrap: new () => WriteReq;
   ShutdownWrap: new () => ShutdownReq;
   kReadBytesOrError: number;
-  kArrayBufferOffset: number;
   kLastWriteWasAsync: number;
   streamBaseState: Int32Array;
 }
@@ -78,13 +84,13 @@ function load(): { tcp: TcpWrapBinding; stream: StreamWrapBinding } {
   const stream = binding?.("stream_wrap") as Partial<StreamWrapBinding> | undefined;
   const ok =
     typeof tcp?.TCP === "function" &&
+    typeof (tcp.TCP.prototype as Partial<TcpHandle>).useUserBuffer === "function" &&
     typeof tcp.TCPConnectWrap === "function" &&
     typeof tcp.constants?.UV_TCP_REUSEPORT === "number" &&
     typeof stream?.WriteWrap === "function" &&
     typeof stream.ShutdownWrap === "function" &&
     stream.streamBaseState instanceof Int32Array &&
     typeof stream.kReadBytesOrError === "number" &&
-    typeof stream.kArrayBufferOffset === "number" &&
     typeof stream.kLastWriteWasAsync === "number";
   if (!ok) {
     throw new Error(
@@ -103,20 +109,14 @@ export const WriteWrap = stream.WriteWrap;
 export const ShutdownWrap = stream.ShutdownWrap;
 const state = stream.streamBaseState;
 const kRead = stream.kReadBytesOrError;
-const kOffset = stream.kArrayBufferOffset;
 const kAsync = stream.kLastWriteWasAsync;
 
 /** libuv's end-of-stream code (UV_EOF). */
 export const UV_EOF = -4095;
 
-/** Inside `onread`: bytes read (> 0), 0, UV_EOF or a negative error code. */
+/** Inside `onread`: bytes read (> 0: in the user buffer), 0, UV_EOF or a negative error code. */
 export function readResult(): number {
   return state[kRead] ?? 0;
-}
-
-/** Inside `onread`, when readResult() > 0: the bytes read. */
-export function readBytes(arrayBuffer: ArrayBuffer, n: number): Uint8Array {
-  return new Uint8Array(arrayBuffer, state[kOffset] ?? 0, n);
 }
 
 /** After writeBuffer(): true when the write did not complete at once (oncomplete will follow). */
@@ -175,11 +175,6 @@ export function connectHandle(
   port: number,
   family: 4 | 6,
 ): number {
-  req.address = address;
-  req.port = port;
-  req.localAddress = undefined;
-  req.localPort = undefined;
-  req.addressType = family;
   return family === 6 ? handle.connect6(req, address, port) : handle.connect(req, address, port);
 }
 

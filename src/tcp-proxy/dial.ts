@@ -2,6 +2,10 @@
 // failure marks that address down (with backoff) and tries another, up to 1 + retries
 // attempts on distinct addresses. When no address is usable it fails at once: the client
 // is not kept waiting for a destination that is down.
+//
+// The connect timeout has no timer of its own: the owner's sweeper, which ticks anyway for
+// idle timeouts, calls checkTimeout() (see ForwardEngine). A dial allocates one object and
+// the connect request; the list of addresses tried only exists once a second one is tried.
 import type { UpstreamErrorKind } from "../observe/events.ts";
 import { publishUpstreamError, publishUpstreamHealth } from "../observe/events.ts";
 import type { ConnectReq, TcpHandle } from "../net/raw-tcp.ts";
@@ -21,6 +25,8 @@ export interface DialOptions {
   readonly onFailed: (u: Upstream) => void;
   /** an address that was down connected (tell the other threads) */
   readonly onUp: (u: Upstream) => void;
+  /** every failed connect and every dial that found no address, as published (metrics) */
+  readonly onError?: (kind: UpstreamErrorKind) => void;
 }
 
 export interface DialFailure {
@@ -29,15 +35,23 @@ export interface DialFailure {
   readonly attempts: number;
 }
 
-export type DialDone = (
-  failure: DialFailure | undefined,
-  handle: TcpHandle | undefined,
-  upstream: Upstream | undefined,
-) => void;
+/** Told once how a dial ended: the connected handle and its address, or why not. */
+export interface DialOwner {
+  dialed(
+    failure: DialFailure | undefined,
+    handle: TcpHandle | undefined,
+    upstream: Upstream | undefined,
+  ): void;
+}
 
 export interface Dial {
-  /** Gives up: closes the attempt in progress; `done` is not called. */
+  /** Gives up: closes the attempt in progress; the owner is not told. */
   cancel(): void;
+  /**
+   * Fails the attempt in progress if it started `connectTimeoutMs` or more before `now`
+   * (ms since the epoch), and moves on to the next address.
+   */
+  checkTimeout(now: number): void;
 }
 
 const connectErrorKinds: Readonly<Record<string, UpstreamErrorKind>> = {
@@ -66,22 +80,27 @@ function onConnected(status: number, _handle: TcpHandle, req: AttemptReq): void 
   d.connected(status);
 }
 
+const noneTried: readonly Upstream[] = [];
+
 class PoolDial implements Dial {
   readonly pool: UpstreamPool;
   readonly options: DialOptions;
-  readonly done: DialDone;
-  readonly tried: Upstream[] = [];
+  readonly owner: DialOwner;
+  /** the addresses tried before the current one (a list only from the second attempt) */
+  tried: Upstream[] | undefined;
+  attempts = 0;
   handle: TcpHandle | undefined;
   req: AttemptReq | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** when the attempt in progress started (ms since the epoch) */
+  startedAt = 0;
   current: Upstream | undefined;
   last: { kind: UpstreamErrorKind; message: string } | undefined;
   cancelled = false;
 
-  constructor(pool: UpstreamPool, options: DialOptions, done: DialDone) {
+  constructor(pool: UpstreamPool, options: DialOptions, owner: DialOwner) {
     this.pool = pool;
     this.options = options;
-    this.done = done;
+    this.owner = owner;
   }
 
   cancel(): void {
@@ -89,24 +108,33 @@ class PoolDial implements Dial {
     this.drop();
   }
 
+  checkTimeout(now: number): void {
+    const u = this.current;
+    if (this.req === undefined || u === undefined) return;
+    const o = this.options;
+    if (now - this.startedAt < o.connectTimeoutMs) return;
+    this.drop();
+    this.failed(u, "ETIMEDOUT", `no answer within ${o.connectTimeoutMs} ms`);
+  }
+
   /** Abandons the attempt in progress (its completion, if any, is ignored). */
   drop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     if (this.req) this.req.dial = undefined;
     this.req = undefined;
     this.handle?.close();
     this.handle = undefined;
   }
 
-  attempt(): void {
+  attempt(now: number): void {
     const o = this.options;
-    const u = this.tried.length <= o.retries ? this.pool.pick(this.tried, Date.now()) : undefined;
+    if (this.current !== undefined) (this.tried ??= []).push(this.current);
+    this.current = undefined;
+    const u = this.attempts <= o.retries ? this.pool.pick(this.tried ?? noneTried, now) : undefined;
     if (u === undefined) {
       this.giveUp();
       return;
     }
-    this.tried.push(u);
+    this.attempts += 1;
     this.current = u;
     const h = new TCP(tcpConstants.SOCKET);
     const req: AttemptReq = connectRequest(onConnected);
@@ -119,15 +147,10 @@ class PoolDial implements Dial {
     req.dial = this;
     this.handle = h;
     this.req = req;
-    this.timer = setTimeout(() => {
-      this.drop();
-      this.failed(u, "ETIMEDOUT", `no answer within ${o.connectTimeoutMs} ms`);
-    }, o.connectTimeoutMs);
+    this.startedAt = now;
   }
 
   connected(status: number): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     const h = this.handle;
     const u = this.current;
     this.req = undefined;
@@ -150,7 +173,7 @@ class PoolDial implements Dial {
         retryAt: undefined,
       });
     }
-    this.done(undefined, h, u);
+    this.owner.dialed(undefined, h, u);
   }
 
   failed(u: Upstream, code: string, text?: string): void {
@@ -159,6 +182,7 @@ class PoolDial implements Dial {
     const kind = classifyConnectError(code);
     const message = `${u.address} port ${this.pool.port}: ${text ?? code}`;
     this.last = { kind, message };
+    o.onError?.(kind);
     publishUpstreamError({
       mode: "dns-proxy",
       destination: o.destination,
@@ -178,13 +202,13 @@ class PoolDial implements Dial {
       });
       o.onFailed(u);
     }
-    this.attempt();
+    this.attempt(Date.now());
   }
 
   giveUp(): void {
     const o = this.options;
     const f =
-      this.tried.length > 0 && this.last !== undefined
+      this.attempts > 0 && this.last !== undefined
         ? this.last
         : this.pool.upstreams.length === 0
           ? o.emptyReason()
@@ -192,7 +216,8 @@ class PoolDial implements Dial {
               kind: "no-address" as const,
               message: `every address of ${o.destination} is down (${this.pool.upstreams.length} known)`,
             };
-    if (this.tried.length === 0) {
+    if (this.attempts === 0) {
+      o.onError?.(f.kind);
       publishUpstreamError({
         mode: "dns-proxy",
         destination: o.destination,
@@ -201,8 +226,8 @@ class PoolDial implements Dial {
         message: f.message,
       });
     }
-    this.done(
-      { kind: f.kind, message: f.message, attempts: this.tried.length },
+    this.owner.dialed(
+      { kind: f.kind, message: f.message, attempts: this.attempts },
       undefined,
       undefined,
     );
@@ -210,11 +235,17 @@ class PoolDial implements Dial {
 }
 
 /**
- * Dials the pool: `done` is called once, with the connected handle and its address, or
- * with why no connection could be made. May call `done` before returning (nothing usable).
+ * Dials the pool: `owner.dialed` is called once, with the connected handle and its address,
+ * or with why no connection could be made. May call it before returning (nothing usable).
+ * `now`: the time (ms since the epoch), from a clock no older than this call.
  */
-export function dialPool(pool: UpstreamPool, options: DialOptions, done: DialDone): Dial {
-  const d = new PoolDial(pool, options, done);
-  d.attempt();
+export function dialPool(
+  pool: UpstreamPool,
+  options: DialOptions,
+  owner: DialOwner,
+  now: number,
+): Dial {
+  const d = new PoolDial(pool, options, owner);
+  d.attempt(now);
   return d;
 }

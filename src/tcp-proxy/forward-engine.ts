@@ -11,13 +11,13 @@ import {
   publishConnectionClose,
   publishConnectionOpen,
 } from "../observe/events.ts";
-import type { Clock, RawSplice } from "../net/raw-splice.ts";
+import type { Clock, RawSplice, SpliceOwner } from "../net/raw-splice.ts";
 import { spliceHandles } from "../net/raw-splice.ts";
 import type { TcpHandle } from "../net/raw-tcp.ts";
 import { peerText } from "../net/raw-tcp.ts";
-import type { TunnelResult } from "../net/tunnel.ts";
+import type { ConnectionCounts, ListenerCounts } from "./connection-counts.ts";
 import type { ConnectionLimit } from "./connection-limit.ts";
-import type { Dial, DialFailure, DialOptions } from "./dial.ts";
+import type { Dial, DialFailure, DialOptions, DialOwner } from "./dial.ts";
 import { dialPool } from "./dial.ts";
 import type { ForwardOptions, ForwardRule } from "./forward-config.ts";
 import { destinationText, targetKey } from "./forward-config.ts";
@@ -42,6 +42,8 @@ interface RuleRuntime {
   readonly destination: string;
   readonly listener: string;
   readonly dial: DialOptions;
+  /** this port's metrics, when the engine counts its own */
+  readonly counts: ListenerCounts | undefined;
   hits: number;
 }
 
@@ -65,9 +67,17 @@ export interface EngineStats {
 /** How many of its oldest open connections an engine lists in its statistics. */
 export const oldestListed = 20;
 
-function onClientClosed(): void {}
+/** Closes a client handle that will not be forwarded with a RST (no callback). */
+function resetClient(client: TcpHandle): void {
+  if (client.reset() !== 0) client.close();
+}
 
-class Connection {
+/**
+ * One accepted connection: dialing, then spliced. It is its own dial and splice owner, and
+ * a link in the engine's list of open connections (oldest first): no closure, Set entry or
+ * timer per connection.
+ */
+class Connection implements DialOwner, SpliceOwner {
   readonly engine: ForwardEngine;
   readonly rt: RuleRuntime;
   readonly client: TcpHandle;
@@ -75,10 +85,12 @@ class Connection {
   readonly startedAt: number;
   /** Date.now() at accept, for the status page */
   readonly since: number;
-  upstream: Upstream | undefined;
-  splice: RawSplice | undefined;
-  dial: Dial | undefined;
+  upstream: Upstream | undefined = undefined;
+  splice: RawSplice | undefined = undefined;
+  dial: Dial | undefined = undefined;
   finished = false;
+  prev: Connection | undefined = undefined;
+  next: Connection | undefined = undefined;
 
   constructor(engine: ForwardEngine, rt: RuleRuntime, client: TcpHandle, clientText: string) {
     this.engine = engine;
@@ -92,16 +104,17 @@ class Connection {
   dialed(failure: DialFailure | undefined, handle?: TcpHandle, u?: Upstream): void {
     this.dial = undefined;
     if (failure !== undefined || handle === undefined || u === undefined) {
-      // Nothing to forward to: a reset tells the client at once (no hang, no fake EOF).
-      if (this.client.reset(onClientClosed) !== 0) this.client.close();
+      // Nothing to forward to: a reset tells the client at once (no hang, no fake EOF). Its
+      // slot is free before the client can learn of the reset and come back.
       this.end("connect-failed", 0, 0);
+      resetClient(this.client);
       return;
     }
-    if (channels.connectLatency.hasSubscribers) {
-      publishConnectLatency({
-        mode: "dns-proxy",
-        seconds: (performance.now() - this.startedAt) / 1000,
-      });
+    const engine = this.engine;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    if (engine.counts !== undefined) engine.counts.connectDuration(seconds);
+    else if (channels.connectLatency.hasSubscribers) {
+      publishConnectLatency({ mode: "dns-proxy", seconds });
     }
     this.upstream = u;
     u.active += 1;
@@ -109,16 +122,18 @@ class Connection {
       this.client,
       handle,
       {
-        keepAliveMs: this.engine.options.keepAliveMs,
+        keepAliveMs: engine.options.keepAliveMs,
         clientOptionsSet: true,
         deferUpstreamKeepAlive: true, // the sweeper turns it on within a tick
       },
-      this.engine.clock,
-      (r: TunnelResult) => {
-        u.active -= 1;
-        this.end(r.end, r.bytesFromClient, r.bytesToClient);
-      },
+      engine.clock,
+      this,
     );
+  }
+
+  spliceEnded(s: RawSplice): void {
+    if (this.upstream !== undefined) this.upstream.active -= 1;
+    this.end(s.end ?? "done", s.bytesFromClient, s.bytesToClient);
   }
 
   close(reason: CloseReason): void {
@@ -126,17 +141,26 @@ class Connection {
       this.splice.close(reason);
       return;
     }
+    if (this.finished) return;
     this.dial?.cancel();
     this.dial = undefined;
-    if (this.client.reset(onClientClosed) !== 0) this.client.close();
     this.end(reason, 0, 0);
+    resetClient(this.client);
   }
 
   end(reason: CloseReason, fromClient: number, toClient: number): void {
     if (this.finished) return;
     this.finished = true;
-    this.engine.connectionEnded(this);
-    if (!channels.connectionClose.hasSubscribers) return;
+    const engine = this.engine;
+    engine.connectionEnded(this);
+    const counts = this.rt.counts;
+    if (counts !== undefined) {
+      counts.close(reason);
+      const all = engine.counts as ConnectionCounts;
+      all.bytesFromClient += fromClient;
+      all.bytesToClient += toClient;
+      if (!engine.connectionLines) return;
+    } else if (!channels.connectionClose.hasSubscribers) return;
     publishConnectionClose({
       mode: "dns-proxy",
       listener: this.rt.listener,
@@ -154,8 +178,20 @@ class Connection {
 
 export class ForwardEngine {
   readonly options: ForwardOptions;
-  /** coarse time for idle tracking, advanced by the sweeper */
+  /** coarse time for idle tracking, advanced by the sweeper and at each accept */
   readonly clock: Clock = { now: Date.now() };
+  /**
+   * Where this engine counts its connection metrics itself (a forwarding worker thread,
+   * whose counts the main thread reads when /metrics is read). Without it, the engine
+   * publishes its connections' events for the host's metrics and status page, as every
+   * mode on the main thread does.
+   */
+  readonly counts: ConnectionCounts | undefined;
+  /**
+   * With `counts`: whether connection events are published at all (only a line per
+   * connection needs them).
+   */
+  connectionLines = false;
   /**
    * Whether events carry the client's address even when nothing on this thread subscribes to
    * connection events by name of the client (a log line per connection, the status page's
@@ -168,7 +204,10 @@ export class ForwardEngine {
   readonly #reusePort: boolean;
   readonly #listeners = new Map<string, Listener>();
   readonly #runtimes = new Map<number, RuleRuntime>();
-  readonly #connections = new Set<Connection>();
+  /** open connections, oldest first (a list through the connections themselves) */
+  #first: Connection | undefined;
+  #last: Connection | undefined;
+  #active = 0;
   #idleWaiters: (() => void)[] = [];
   #refusedAtLimit = 0;
   #sweeper: NodeJS.Timeout | undefined;
@@ -178,11 +217,13 @@ export class ForwardEngine {
     pools: PoolSource,
     limit: ConnectionLimit,
     reusePort: boolean,
+    counts?: ConnectionCounts,
   ) {
     this.options = options;
     this.#pools = pools;
     this.#limit = limit;
     this.#reusePort = reusePort;
+    this.counts = counts;
   }
 
   /**
@@ -207,9 +248,7 @@ export class ForwardEngine {
           reusePort: this.#reusePort,
           ipv6Only: this.options.listenAddresses.some((a) => isIPv4(a)),
           keepAliveMs: this.options.keepAliveMs,
-          onConnection: (client) => {
-            this.#accept(w.port, client);
-          },
+          onConnection: this,
         });
         opened.push([id, l]);
       } catch (err) {
@@ -225,12 +264,14 @@ export class ForwardEngine {
     for (const rule of rules) {
       const old = this.#runtimes.get(rule.localPort);
       const same = old !== undefined && old.rule.text === rule.text;
+      const listener = String(rule.localPort);
       runtimes.set(rule.localPort, {
         rule,
         key: targetKey(rule),
         destination: destinationText(rule),
-        listener: String(rule.localPort),
+        listener,
         dial: this.#dialOptions(rule),
+        counts: this.counts?.listener(listener),
         hits: same ? old.hits : 0,
       });
     }
@@ -254,22 +295,26 @@ export class ForwardEngine {
 
   /** Ends every open connection now (e.g. when the drain time is over). */
   closeAll(reason: CloseReason): void {
-    for (const c of [...this.#connections]) c.close(reason);
+    for (let c = this.#first; c !== undefined;) {
+      const next = c.next; // close() unlinks c
+      c.close(reason);
+      c = next;
+    }
   }
 
   get active(): number {
-    return this.#connections.size;
+    return this.#active;
   }
 
   /** Resolves once no connection is open. */
   whenIdle(): Promise<void> {
-    if (this.#connections.size === 0) return Promise.resolve();
+    if (this.#active === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   stats(): EngineStats {
     const byPort = new Map<number, number>();
-    for (const c of this.#connections) {
+    for (let c = this.#first; c !== undefined; c = c.next) {
       const p = c.rt.rule.localPort;
       byPort.set(p, (byPort.get(p) ?? 0) + 1);
     }
@@ -279,7 +324,7 @@ export class ForwardEngine {
         port: l.port,
         up: true,
       })),
-      active: this.#connections.size,
+      active: this.#active,
       refusedAtLimit: this.#refusedAtLimit,
       rules: [...this.#runtimes.values()].map((rt) => ({
         port: rt.rule.localPort,
@@ -290,11 +335,10 @@ export class ForwardEngine {
     };
   }
 
-  /** The Set keeps insertion order: its first entries are the oldest connections. */
+  /** The list's first entries are the oldest connections. */
   #oldest(): OpenConnectionInfo[] {
     const out: OpenConnectionInfo[] = [];
-    for (const c of this.#connections) {
-      if (out.length >= oldestListed) break;
+    for (let c = this.#first; c !== undefined && out.length < oldestListed; c = c.next) {
       out.push({
         listener: c.rt.listener,
         client: c.clientText || peerText(c.client),
@@ -305,9 +349,16 @@ export class ForwardEngine {
   }
 
   connectionEnded(c: Connection): void {
-    this.#connections.delete(c);
+    // Unlink.
+    if (c.prev === undefined) this.#first = c.next;
+    else c.prev.next = c.next;
+    if (c.next === undefined) this.#last = c.prev;
+    else c.next.prev = c.prev;
+    c.prev = undefined;
+    c.next = undefined;
+    this.#active -= 1;
     this.#limit.release();
-    if (this.#connections.size === 0 && this.#idleWaiters.length > 0) {
+    if (this.#active === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const w of waiters) w();
@@ -316,25 +367,33 @@ export class ForwardEngine {
   }
 
   /**
-   * One timer for every connection's idle timeout: each tick advances the coarse clock and
-   * closes the connections idle too long. Ticks at a quarter of the shortest idle timeout
-   * (between 25 ms and 1 s). Activity is stamped with the clock, which may be one tick
-   * behind, so a connection is closed only when idle for its timeout plus a tick: never
-   * early, at most two ticks late.
+   * One timer for every connection's idle timeout and connect timeout: each tick advances
+   * the coarse clock, closes the connections idle too long, and fails connect attempts that
+   * have waited too long. Ticks at a quarter of the shortest of those timeouts (between
+   * 25 ms and 1 s). Activity is stamped with the clock, which may be one tick behind, so a
+   * connection is closed only when idle for its timeout plus a tick: never early, at most
+   * two ticks late. A connect attempt is timed from the exact time it started: never early,
+   * at most a tick late.
    */
   #startSweeper(rules: readonly ForwardRule[]): void {
     const timeouts = rules.map((r) => r.idleTimeoutMs).filter((ms) => ms > 0);
-    const tick = Math.min(1000, Math.max(25, Math.min(...timeouts, 4000) / 4));
+    const connect = this.options.connectTimeoutMs;
+    const tick = Math.min(1000, Math.max(25, Math.min(...timeouts, connect, 4000) / 4));
     this.#stopSweeper();
     this.#sweeper = setInterval(() => {
       const now = Date.now();
       this.clock.now = now;
-      for (const c of this.#connections) {
-        const idle = c.rt.rule.idleTimeoutMs;
+      for (let c = this.#first; c !== undefined;) {
+        const next = c.next; // closing unlinks c
         const s = c.splice;
-        if (s === undefined) continue;
-        if (idle > 0 && now - s.lastActivity - tick >= idle) s.close("idle-timeout");
-        else s.enableKeepAlive();
+        if (s !== undefined) {
+          const idle = c.rt.rule.idleTimeoutMs;
+          if (idle > 0 && now - s.lastActivity - tick >= idle) s.close("idle-timeout");
+          else s.enableKeepAlive();
+        } else {
+          c.dial?.checkTimeout(now);
+        }
+        c = next;
       }
     }, tick);
     this.#sweeper.unref();
@@ -348,6 +407,7 @@ export class ForwardEngine {
   #dialOptions(rule: ForwardRule): DialOptions {
     const key = targetKey(rule);
     const o = this.options;
+    const counts = this.counts;
     return {
       connectTimeoutMs: o.connectTimeoutMs,
       retries: o.retries,
@@ -361,28 +421,52 @@ export class ForwardEngine {
       onUp: (u) => {
         this.#pools.succeeded(key, u);
       },
+      onError: counts
+        ? (kind) => {
+            counts.upstreamError(kind);
+          }
+        : undefined,
     };
   }
 
-  #accept(port: number, client: TcpHandle): void {
+  /** A listener accepted `client` on `port` (listener.ts calls this). */
+  accept(port: number, client: TcpHandle): void {
     const rt = this.#runtimes.get(port);
+    const counts = rt?.counts;
     const events =
-      channels.connectionOpen.hasSubscribers || channels.connectionClose.hasSubscribers;
+      counts !== undefined
+        ? this.connectionLines
+        : channels.connectionOpen.hasSubscribers || channels.connectionClose.hasSubscribers;
     const clientText = events && this.clientAddresses ? peerText(client) : "";
     if (rt === undefined) {
-      if (client.reset(onClientClosed) !== 0) client.close(); // the rule went away meanwhile
+      resetClient(client); // the rule went away meanwhile
       return;
     }
     if (!this.#limit.acquire()) {
       this.#refusedAtLimit += 1;
-      if (client.reset(onClientClosed) !== 0) client.close();
+      resetClient(client);
+      if (counts !== undefined) {
+        counts.opened += 1;
+        counts.active += 1;
+        counts.close("limit");
+      }
       if (events) this.#publishRefused(rt, clientText);
       return;
     }
     rt.hits += 1;
-    this.clock.now = Date.now();
+    const now = Date.now();
+    this.clock.now = now;
     const c = new Connection(this, rt, client, clientText);
-    this.#connections.add(c);
+    // Link at the end (newest).
+    c.prev = this.#last;
+    if (this.#last === undefined) this.#first = c;
+    else this.#last.next = c;
+    this.#last = c;
+    this.#active += 1;
+    if (counts !== undefined) {
+      counts.opened += 1;
+      counts.active += 1;
+    }
     if (events) {
       publishConnectionOpen({ mode: "dns-proxy", listener: rt.listener, client: clientText });
     }
@@ -391,9 +475,7 @@ export class ForwardEngine {
       c.dialed({ ...this.#pools.emptyReason(rt.key), attempts: 0 });
       return;
     }
-    const dial = dialPool(pool, rt.dial, (failure, handle, u) => {
-      c.dialed(failure, handle, u);
-    });
+    const dial = dialPool(pool, rt.dial, c, now);
     // A dial with no usable address has already failed (synchronously) by now.
     if (!c.finished && c.splice === undefined) c.dial = dial;
   }

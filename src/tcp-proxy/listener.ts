@@ -20,7 +20,12 @@ export interface BindOptions {
   readonly ipv6Only: boolean;
   /** TCP keep-alive for accepted sockets (they inherit it, and no-delay, from the listener) */
   readonly keepAliveMs: number;
-  readonly onConnection: (client: TcpHandle) => void;
+  /** gets every accepted connection, with the port it came in on */
+  readonly onConnection: Acceptor;
+}
+
+export interface Acceptor {
+  accept(port: number, client: TcpHandle): void;
 }
 
 const listenErrors: Record<string, string> = {
@@ -30,12 +35,12 @@ const listenErrors: Record<string, string> = {
   EAFNOSUPPORT: "the host has no support for this address family",
 };
 
-type ServerHandle = TcpHandle & { accept?: (client: TcpHandle) => void };
+type ServerHandle = TcpHandle & { acceptor?: Acceptor | undefined; port?: number };
 
 function onConnection(this: ServerHandle, status: number, client: TcpHandle | undefined): void {
   // A failed accept (e.g. EMFILE) is retried by libuv; there is no connection to handle.
   if (status !== 0 || client === undefined) return;
-  this.accept?.(client);
+  this.acceptor?.accept(this.port ?? 0, client);
 }
 
 // Backlog: room for a burst of new connections while a thread is busy.
@@ -63,7 +68,8 @@ export function bindListener(address: string, port: number, bind: BindOptions): 
   server.setNoDelay(true);
   if (bind.keepAliveMs > 0)
     server.setKeepAlive(true, Math.max(1, Math.round(bind.keepAliveMs / 1000)));
-  server.accept = bind.onConnection;
+  server.acceptor = bind.onConnection;
+  server.port = port;
   server.onconnection = onConnection;
   let closed = false;
   return {
@@ -72,7 +78,7 @@ export function bindListener(address: string, port: number, bind: BindOptions): 
     close() {
       if (closed) return;
       closed = true;
-      server.accept = undefined;
+      server.acceptor = undefined;
       server.close();
     },
   };

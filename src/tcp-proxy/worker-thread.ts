@@ -1,9 +1,11 @@
 // Entry of a forwarding worker thread: one ForwardEngine on the same ports as the other
 // workers (SO_REUSEPORT: the kernel spreads new connections over the threads), with pools
 // mirrored from the main thread. Like the daemon for the main thread, this entry is the
-// host of its thread: it sets up the thread's logs and metrics.
+// host of its thread: it sets up the thread's logs, and the engine counts the thread's
+// connection metrics itself (connection-counts.ts), handed over when /metrics is read.
 import { parentPort, workerData } from "node:worker_threads";
 import { observeThread } from "../observe/thread-observer.ts";
+import { ConnectionCounts, loadMetricTemplate } from "./connection-counts.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
 import type { PoolSource } from "./forward-engine.ts";
 import { ForwardEngine } from "./forward-engine.ts";
@@ -39,11 +41,14 @@ const engine = new ForwardEngine(
   source,
   new ConnectionLimit(options.maxConnections, data.limit),
   true,
+  new ConnectionCounts(await loadMetricTemplate()),
 );
 
-// Logs and connection metrics of this thread's own connections (observe/thread-observer.ts).
+// Log lines of this thread's own connections (observe/thread-observer.ts): the engine
+// publishes connection events only when a line per connection is written.
 const observer = data.observe ? observeThread(data.observe) : undefined;
-engine.clientAddresses = observer?.wantsClients ?? false;
+engine.connectionLines = observer?.wantsClients ?? false;
+engine.clientAddresses = engine.connectionLines;
 
 function reply(id: number, work: Promise<unknown>): void {
   work.then(
@@ -97,8 +102,12 @@ port.on("message", (m: ToWorker) => {
       send({ t: "reply", id: m.id, error: undefined, stats: engine.stats() });
       break;
     case "metrics":
-      void (observer?.metricFamilies() ?? Promise.resolve([])).then((metrics) => {
-        send({ t: "reply", id: m.id, error: undefined, stats: undefined, metrics });
+      send({
+        t: "reply",
+        id: m.id,
+        error: undefined,
+        stats: undefined,
+        metrics: engine.counts?.families() ?? [],
       });
       break;
   }
