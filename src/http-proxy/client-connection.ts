@@ -10,28 +10,29 @@ import {
   publishConnectionOpen,
   type CloseReason,
 } from "../observe/events.ts";
-import { ConnectRequest } from "./connect.ts";
+import { kConn } from "./client-connection-symbol.ts";
 import {
-  Exchange,
-  PAUSE_PIPELINE,
-  PAUSE_TUNNEL,
-  type ExchangeKind,
-  type ProxyRequest,
-} from "./exchange.ts";
-import {
-  REQUEST,
-  createParser,
-  isParseError,
-  methods,
-  rawBodyLength,
-  releaseParser,
-  resetParser,
-  type ParseError,
-  type Parser,
-  type RawHeaders,
-} from "./llhttp.ts";
+  destroySocket,
+  discard,
+  onClose,
+  onData,
+  onDrain,
+  onEnd,
+  onError,
+  requestCallbacks,
+} from "./client-events.ts";
+import type { ConnectRequest } from "./connect.ts";
+import type { Exchange } from "./exchange.ts";
+import { REQUEST, createParser, type ParseError, type Parser, type RawHeaders } from "./llhttp.ts";
 import type { ProxyContext } from "./proxy-context.ts";
-import { parseErrorReject, renderReject, seconds, type Reject } from "./reject.ts";
+import { PAUSE_PIPELINE, PAUSE_TUNNEL, type ProxyRequest } from "./proxy-request.ts";
+import {
+  bodyStalledReject,
+  parseErrorReject,
+  renderReject,
+  seconds,
+  type Reject,
+} from "./reject.ts";
 import { detachUpstream, type UpstreamConn } from "./upstream.ts";
 
 /** after our last answer, how long a client may take to close before we drop it */
@@ -39,8 +40,7 @@ const LINGER_MS = 2_000;
 /** TCP keep-alive probes on tunnels (dead peers are found even when idle is long) */
 const TUNNEL_KEEPALIVE_MS = 60_000;
 
-const kConn = Symbol("client-connection");
-type ClientSocket = Socket & { [kConn]?: ClientConnection };
+export type ClientSocket = Socket & { [kConn]?: ClientConnection };
 
 export class ClientConnection {
   readonly socket: ClientSocket;
@@ -273,10 +273,7 @@ export class ClientConnection {
       if (r.responseStarted) return this.abort("idle-timeout");
       r.abort();
       this.active = undefined;
-      this.rejectAndClose({
-        status: 408,
-        message: `Cannot read the request body: nothing received for ${seconds(o.idleTimeoutMs)}`,
-      });
+      this.rejectAndClose(bodyStalledReject(o.idleTimeoutMs));
     }
   }
 
@@ -330,169 +327,4 @@ export class ClientConnection {
       });
     }
   }
-}
-
-const requestCallbacks = {
-  onHeaders(this: Parser, headers: RawHeaders, url: string): void {
-    const c = this.owner as ClientConnection | undefined;
-    if (c === undefined) return;
-    for (const h of headers) c.acc.push(h);
-    c.urlAcc += url;
-  },
-  onHeadersComplete(
-    this: Parser,
-    _major: number,
-    minor: number,
-    headers: RawHeaders | undefined,
-    method: number | undefined,
-    url: string | undefined,
-    _status: number | undefined,
-    _message: string | undefined,
-    upgrade: boolean,
-    keepAlive: boolean,
-  ): number {
-    const c = this.owner as ClientConnection | undefined;
-    if (c === undefined) return 1;
-    const h = headers ?? c.acc;
-    const u = url ?? c.urlAcc;
-    c.acc = [];
-    c.urlAcc = "";
-    c.headSince = 0;
-    const m = methods[method ?? -1] ?? "";
-    if (m === "CONNECT") {
-      c.stopped = true;
-      c.enqueue(new ConnectRequest(c, u));
-      return 0;
-    }
-    const kind: ExchangeKind = upgrade ? "upgrade" : "forward";
-    if (upgrade) c.stopped = true;
-    c.enqueue(new Exchange(c, m, u, h, minor, keepAlive, kind));
-    if (!upgrade && !c.closing) {
-      const length = rawBodyLength(h);
-      if (length > 0) {
-        c.rawRemaining = length;
-        c.skipComplete = true;
-        return 2;
-      }
-    }
-    return 0;
-  },
-  onBody(this: Parser, chunk: Buffer): void {
-    const c = this.owner as ClientConnection | undefined;
-    c?.parsing?.onRequestBody(chunk);
-  },
-  onMessageComplete(this: Parser): void {
-    const c = this.owner as ClientConnection | undefined;
-    if (c === undefined) return;
-    if (c.skipComplete) {
-      c.skipComplete = false;
-      return;
-    }
-    const r = c.parsing;
-    c.parsing = undefined;
-    r?.onRequestComplete();
-  },
-};
-
-function connOf(s: ClientSocket): ClientConnection {
-  return s[kConn] as ClientConnection;
-}
-
-function onData(this: ClientSocket, chunk: Buffer): void {
-  const c = connOf(this);
-  c.lastActivity = c.ctx.clock;
-  let rest = chunk;
-  for (;;) {
-    if (c.rawRemaining > 0) {
-      const n = Math.min(c.rawRemaining, rest.length);
-      c.rawRemaining -= n;
-      const req = c.parsing;
-      req?.onRequestBody(n === rest.length ? rest : rest.subarray(0, n));
-      if (c.rawRemaining === 0) {
-        resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
-        c.parsing = undefined;
-        req?.onRequestComplete();
-      }
-      if (n === rest.length || c.closed || c.closing) return;
-      rest = rest.subarray(n);
-    }
-    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock || 1;
-    const r = c.parser.execute(rest);
-    if (c.closed || c.closing) return;
-    if (isParseError(r)) {
-      c.onParseError(r);
-      return;
-    }
-    if (c.stopped) return stopParsing(c, rest, r);
-    if (c.rawRemaining === 0 || r >= rest.length) return;
-    rest = rest.subarray(r);
-  }
-}
-
-/** CONNECT or Upgrade: what follows the head belongs to the tunnel, not to the parser. */
-function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
-  c.socket.removeListener("data", onData);
-  c.pauseFor(PAUSE_TUNNEL);
-  const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
-  c.parsing = undefined;
-  c.headSince = 0;
-  if (req !== undefined && r < chunk.length) req.head = chunk.subarray(r);
-}
-
-function onDrain(this: ClientSocket): void {
-  connOf(this).active?.onClientDrain();
-}
-
-function onEnd(this: ClientSocket): void {
-  const c = connOf(this);
-  if (c.closing) {
-    c.socket.destroy();
-    return;
-  }
-  // A client may half-close after its request and still read the answer. A request cut
-  // short (head or body incomplete) can never complete: say so and close.
-  const r = c.parser.finish();
-  if (c.closed || c.closing) return;
-  if (isParseError(r) || c.parsing !== undefined || c.headSince > 0) {
-    c.parsing?.abort();
-    if (c.active?.responseStarted) return c.abort("client-reset");
-    c.active = undefined;
-    c.parsing = undefined;
-    c.rejectAndClose({
-      status: 400,
-      message:
-        "Cannot read the request: the client closed its side before the request was complete",
-    });
-    return;
-  }
-  if (c.active === undefined) {
-    c.endReason ??= "done";
-    c.socket.destroy();
-  } else {
-    c.closing = true;
-  }
-}
-
-function onError(this: ClientSocket, err: NodeJS.ErrnoException): void {
-  const c = connOf(this);
-  if (c.tunnel !== undefined) return; // the tunnel handles its own sockets
-  c.endReason ??= err.code === "ECONNRESET" || err.code === "EPIPE" ? "client-reset" : "error";
-}
-
-function onClose(this: ClientSocket): void {
-  const c = connOf(this);
-  c.closed = true;
-  releaseParser(c.parser);
-  if (c.tunnel !== undefined) return; // finalClose runs when both tunnel sides are closed
-  c.active?.abort();
-  for (const q of c.queue) q.abort();
-  c.queue.length = 0;
-  if (c.active !== undefined && !c.endReason) c.endReason = "client-reset";
-  c.finalClose();
-}
-
-function discard(): void {}
-
-function destroySocket(s: Socket): void {
-  if (!s.destroyed) s.destroy();
 }

@@ -4,7 +4,7 @@ import type { Resolver } from "../net/resolver.ts";
 import type { HttpRule } from "../config/types.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import type { ClientConnection } from "./client-connection.ts";
-import type { UpstreamPool } from "./upstream.ts";
+import type { UpstreamPool } from "./upstream-pool.ts";
 
 export interface HttpProxyOptions {
   readonly policy: HttpPolicy;

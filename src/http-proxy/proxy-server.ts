@@ -11,7 +11,7 @@ import {
   type ProxyContext,
 } from "./proxy-context.ts";
 import { renderReject } from "./reject.ts";
-import { UpstreamPool } from "./upstream.ts";
+import { UpstreamPool } from "./upstream-pool.ts";
 
 export interface ListenOptions {
   readonly host: string;

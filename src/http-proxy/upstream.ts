@@ -1,11 +1,11 @@
-// Upstream connections and their pool. One connection carries one exchange at a time; when
-// the response is complete and both sides agree to keep the connection, it goes back to the
-// pool under its key (policy generation | canonical host | port), so it is only ever reused
-// for the same host under the same policy that allowed the address it is connected to.
+// An upstream connection: one socket with its response parser, carrying one exchange at a
+// time. When the response is complete and both sides agree to keep the connection, it goes
+// back to its pool (upstream-pool.ts).
 //
 // Per-connection state hangs on the socket under a symbol and the handlers are module-level
 // functions (no closures per connection), as in net/tunnel.ts.
 import type { Socket } from "node:net";
+import type { UpstreamPool } from "./upstream-pool.ts";
 import { hasReusableReads, setReadHolder, setReadSink } from "../net/reusable-reads.ts";
 import {
   RESPONSE,
@@ -18,11 +18,6 @@ import {
   type RawHeaders,
 } from "./llhttp.ts";
 
-/** An idle pooled connection is closed after this long: below the 5 s keep-alive timeout of
- * node, Apache and many others, so we rarely pick a connection the server is closing. */
-export const POOL_IDLE_MS = 4_000;
-/** idle connections kept per destination */
-export const POOL_MAX_IDLE_PER_KEY = 256;
 /** response head limit: generous, the upstream is not the adversary the client may be */
 export const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
 
@@ -298,84 +293,3 @@ export function detachUpstream(u: UpstreamConn): void {
 }
 
 function ignore(): void {}
-
-export class UpstreamPool {
-  private readonly idle = new Map<string, UpstreamConn[]>();
-  idleCount = 0;
-
-  /** An idle connection for `key`, most recently used first, or undefined. */
-  take(key: string): UpstreamConn | undefined {
-    const list = this.idle.get(key);
-    if (list === undefined) return undefined;
-    for (;;) {
-      const u = list.pop();
-      if (u === undefined) {
-        this.idle.delete(key);
-        return undefined;
-      }
-      this.idleCount--;
-      u.pooled = false;
-      if (!u.socket.destroyed && !u.ending) return u;
-      u.destroy();
-    }
-  }
-
-  /** A new connection joins the pool's bookkeeping (it is in use, not idle). */
-  adopt(u: UpstreamConn): void {
-    u.pool = this;
-  }
-
-  put(u: UpstreamConn): void {
-    let list = this.idle.get(u.key);
-    if (list === undefined) {
-      list = [];
-      this.idle.set(u.key, list);
-    }
-    if (list.length >= POOL_MAX_IDLE_PER_KEY) {
-      u.destroy();
-      return;
-    }
-    u.pooled = true;
-    u.socket.setTimeout(POOL_IDLE_MS);
-    list.push(u);
-    this.idleCount++;
-  }
-
-  remove(u: UpstreamConn): void {
-    if (!u.pooled) return;
-    u.pooled = false;
-    const list = this.idle.get(u.key);
-    if (list === undefined) return;
-    const i = list.indexOf(u);
-    if (i !== -1) {
-      list.splice(i, 1);
-      this.idleCount--;
-    }
-    if (list.length === 0) this.idle.delete(u.key);
-  }
-
-  /** Closes idle connections whose key is not of `generation` (after a policy swap). */
-  dropOtherGenerations(generation: number): void {
-    const prefix = `${generation}|`;
-    for (const [key, list] of this.idle) {
-      if (key.startsWith(prefix)) continue;
-      this.idle.delete(key);
-      for (const u of list) {
-        u.pooled = false;
-        this.idleCount--;
-        u.destroy();
-      }
-    }
-  }
-
-  closeAll(): void {
-    for (const [key, list] of this.idle) {
-      this.idle.delete(key);
-      for (const u of list) {
-        u.pooled = false;
-        this.idleCount--;
-        u.destroy();
-      }
-    }
-  }
-}
