@@ -10,8 +10,8 @@ debs=(
   dnsmasq-base                                          # the lab's DNS server
   curl socat python3                                    # real clients in tests and the demo
   openssl                                               # certificates made in the TLS tests
-  haproxy squid wrk                                     # benchmarks against the originals
-  keepalived                                            # active/standby election
+  haproxy squid wrk iperf3                              # benchmarks against the originals
+  keepalived util-linux                                 # active/standby election (setpriv: util-linux)
   chromium                                              # status page test (headless)
 )
 

@@ -66,6 +66,8 @@ const programPackages: Record<string, string> = {
   conntrack: "conntrack",
   ethtool: "ethtool",
   ndsend: "ndisc6",
+  keepalived: "keepalived",
+  setpriv: "util-linux",
 };
 
 /**
@@ -164,7 +166,14 @@ describe("Containerfile: what it installs and runs", () => {
       .join("; ");
 
   it("installs the package of every program the router runs", () => {
-    assert.deepEqual(installed, ["iproute2", "iptables", "iputils-arping", "nftables"]);
+    assert.deepEqual(installed, [
+      "iproute2",
+      "iptables",
+      "iputils-arping",
+      "keepalived",
+      "nftables",
+      "util-linux",
+    ]);
     for (const program of called.keys()) {
       const pkg = programPackages[program] ?? program;
       assert.ok(installed.includes(pkg), `${pkg} is not installed but needed by ${usedBy(pkg)}`);

@@ -47,6 +47,11 @@ export interface DaemonOptions {
   /** Reload watcher tuning (tests); defaults 250 ms and 10 s. */
   readonly debounceMs?: number;
   readonly pollMs?: number;
+  /**
+   * Extra reasons not to be ready, asked on every readiness check (high availability: "not
+   * the holder of the source address"). Empty: no objection.
+   */
+  readonly readinessGate?: () => readonly string[];
 }
 
 export interface Daemon {
@@ -224,6 +229,7 @@ export async function startDaemon<C>(
       for (const l of service.status().listeners)
         if (!l.up) reasons.push(`listener ${l.address}:${l.port} down`);
     }
+    if (options.readinessGate) reasons.push(...options.readinessGate());
     return { ready: reasons.length === 0, reasons };
   };
 

@@ -84,6 +84,10 @@ export async function explain(env: Env, flags: Flags, query: string): Promise<st
       const p = parseDnsProxyRules(read(key));
       if (p.problems.length > 0) throw new ConfigError(p.problems);
       out.push(explainDnsProxy(p.rules, query));
+      if (flags["resolve"] === true) {
+        const { explainDnsProxyResolution } = await import("./explain-dns-proxy.ts");
+        out.push(...(await explainDnsProxyResolution(p.rules, query, env, flags)));
+      }
     } else {
       out.push(...(await explainHttp(read(key), query, env)));
     }
@@ -101,14 +105,21 @@ Answers, for the rules given (environment, flags or files), what happens to a de
                      allow or deny, the rule line that decided, and why
   redirect rules     explain 80 | explain 53/udp
                      where traffic to that local port goes (or that it is refused)
-  DNS proxy rules    explain 5432
-                     where that port forwards
+  DNS proxy rules    explain 5432 [--resolve]
+                     where that port forwards; --resolve also asks DNS what its name
+                     resolves to now (with the DNS proxy's servers and address family)
 
 Settings flags:
 ${settingFlagHelp(keys)}
 `,
   async run(args, env) {
-    const { flags, positionals } = parseCommandArgs("explain", args, keys, {}, true);
+    const { flags, positionals } = parseCommandArgs(
+      "explain",
+      args,
+      [...keys, "dnsProxyNameservers", "dnsProxyAddressFamily", "dnsProxyDnsTtl"],
+      { resolve: { type: "boolean" } },
+      true,
+    );
     if (positionals.length !== 1) {
       throw new UsageError(
         "egress-router explain: give exactly one destination, e.g. egress-router explain api.example.com:443",

@@ -45,10 +45,16 @@ Options:
   --image-pull-secret <name>     a docker-registry Secret for the image (repeatable)
   --label <key=value>            an extra label on every object (repeatable)
   --network <flavour>            openshift-sdn (default without -f): the assign-macvlan annotation;
-                                 multus (default with -f): a macvlan NetworkAttachmentDefinition
-  --macvlan-master <interface>   the node's interface on the egress network (SDN: the annotation's
-                                 value instead of "true"; Multus: the macvlan master)
-  --macvlan-mode <mode>          Multus only: bridge (default), private, vepa or passthru
+                                 multus (default with -f): a NetworkAttachmentDefinition
+  --interface-type <type>        Multus only: macvlan (default; a MAC address of its own) or ipvlan
+                                 (the node's own MAC, for networks that drop or limit extra MACs:
+                                 VMware, OpenStack port security; see docs/networks.md)
+  --master <interface>           the node's interface on the egress network (SDN: the annotation's
+                                 value instead of "true"; Multus: the macvlan or ipvlan master);
+                                 also --macvlan-master
+  --macvlan-mode <mode>          Multus macvlan: bridge (default), private, vepa or passthru
+  --ipvlan-mode <mode>           Multus ipvlan: l2 (default), l3 or l3s (l3 and l3s need a route to
+                                 the source address via the node on the LAN: docs/networks.md)
   --node-selector <key=value>    run only on matching nodes (repeatable)
   --cpu-request <quantity>       default ${defaultResources.cpuRequest}
   --memory-request <quantity>    default ${defaultResources.memoryRequest}
@@ -69,6 +75,9 @@ Examples:
   EGRESS_HTTP_PROXY_DESTINATION_FILE=rules.txt EGRESS_SOURCE=192.0.2.99 EGRESS_GATEWAY=192.0.2.1 \\
     egress-router manifests --image registry.example.com/egress-router:0.1.0 \\
     --network multus --macvlan-master eth1 --allow-from shop/app=checkout
+  egress-router manifests --image registry.example.com/egress-router:0.1.0 -n payments \\
+    --source 192.0.2.99/24 --gateway 192.0.2.1 --destination '443 tcp 203.0.113.25' \\
+    --network multus --interface-type ipvlan --master ens192
   egress-router manifests -f egressrouter.yaml --image registry.example.com/egress-router:0.1.0
 
 Settings flags:
@@ -112,7 +121,7 @@ function header(spec: RouterSpec): string[] {
     ? "privileged (it writes kernel settings under /proc/sys)"
     : `as root with ${setup.capabilities.join(" and ")} only`;
   return [
-    `egress-router manifests: ${spec.rules.kind} router "${spec.name}" in namespace "${spec.namespace}", network ${spec.network.kind}`,
+    `egress-router manifests: ${spec.rules.kind} router "${spec.name}" in namespace "${spec.namespace}", network ${spec.network.kind}${spec.network.kind === "multus" ? ` (${spec.network.link.type} ${spec.network.link.mode})` : ""}`,
     `The network-setup init container runs ${how}; see docs/kubernetes.md, "Privileges".`,
   ];
 }

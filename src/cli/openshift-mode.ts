@@ -6,6 +6,7 @@ import { settings } from "../config/catalogue.ts";
 import type { Env } from "../config/read-setting.ts";
 import { parseHttpRules, formatHttpRule } from "../config/http-rules.ts";
 import { readSetting } from "../config/read-setting.ts";
+import { runDnsProxy } from "./dns-proxy.ts";
 import { runHttpProxyImage } from "./http-proxy.ts";
 import { runRouterImage } from "./router-image.ts";
 
@@ -35,9 +36,7 @@ export async function runOpenShiftMode(env: Env): Promise<number> {
           return printCheckedHttpRules(env);
         return await runHttpProxyImage(env);
       case "dns-proxy":
-        throw new Error(
-          `${settings.dnsProxyDestination.env}: the DNS proxy is not part of this build`,
-        );
+        return await runDnsProxy(env);
       case "none": {
         const { usage } = await import("./main.ts");
         process.stderr.write(usage());

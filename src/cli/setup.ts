@@ -10,7 +10,13 @@ import { parseCommandArgs, settingFlagHelp } from "./flags.ts";
 import { redirectRequest } from "./redirect-request.ts";
 import { operatorLog } from "./router-image.ts";
 
-const keys: readonly SettingKey[] = ["source", "gateway", "egressInterface", "routerDebug"];
+const keys: readonly SettingKey[] = [
+  "source",
+  "gateway",
+  "egressInterface",
+  "natBackend",
+  "routerDebug",
+];
 
 export const setupCommand: Command = {
   name: "setup",
@@ -21,7 +27,9 @@ Sets up the router pod's network, as the OpenShift image's init container did fo
 proxies: the source address on the egress interface (brought up), a host route to the
 gateway, the default route via the gateway, and a gratuitous ARP announcement, now and
 again about 2 s later (IPv6: an unsolicited neighbour advertisement sent by the kernel
-once duplicate address detection is over). No NAT: see "egress-router redirect".
+once duplicate address detection is over). No NAT: see "egress-router redirect". Nothing
+is forwarded either (a filter rule, loaded with the NAT backend's tool), even when the pod
+inherited forwarding from its node: a proxy pod is nobody's gateway.
 
 Idempotent: when everything is in place already, nothing is changed or announced; a
 setup that stopped half-way is completed. Cluster traffic keeps using the cluster

@@ -21,6 +21,16 @@ export interface SettingSpec {
 
 import { isIP } from "node:net";
 import {
+  addressListValue,
+  checkWith,
+  countValue,
+  durationAtLeast,
+  durationValue,
+  idleTimeoutsValue,
+  nameserversValue,
+  ttlBoundsValue,
+} from "./dns-proxy-values.ts";
+import {
   parseCount,
   parseDnsServers,
   parsePortList,
@@ -143,6 +153,84 @@ export const settings = {
     "dns-proxy-debug",
     "Non-empty: log every DNS-proxy connection as it opens, and every name resolution.",
     { openshift: true, flagType: "boolean" },
+  ),
+  dnsProxyAddress: setting(
+    "EGRESS_DNS_PROXY_ADDRESS",
+    "dns-proxy-address",
+    "Addresses the DNS proxy's ports listen on, comma-separated (:: also takes IPv4 where the host allows; falls back to 0.0.0.0 without IPv6).",
+    { default: "::", check: checkWith(addressListValue) },
+  ),
+  dnsProxyConnectTimeout: setting(
+    "EGRESS_DNS_PROXY_CONNECT_TIMEOUT",
+    "dns-proxy-connect-timeout",
+    "How long one connect attempt to a destination address may take (10s, 1500ms…).",
+    { default: "10s", check: checkWith((v) => durationAtLeast(v, 1)) },
+  ),
+  dnsProxyRetries: setting(
+    "EGRESS_DNS_PROXY_RETRIES",
+    "dns-proxy-retries",
+    "After a failed connect, how many other addresses of the destination are tried.",
+    { default: "3", check: checkWith((v) => countValue(v, 0, 100)) },
+  ),
+  dnsProxyIdleTimeout: setting(
+    "EGRESS_DNS_PROXY_IDLE_TIMEOUT",
+    "dns-proxy-idle-timeout",
+    "Close a connection idle this long (0: never); per port too: `1h,5432=8h,6379=0`.",
+    { default: "1h", check: checkWith(idleTimeoutsValue) },
+  ),
+  dnsProxyKeepAlive: setting(
+    "EGRESS_DNS_PROXY_KEEPALIVE",
+    "dns-proxy-keepalive",
+    "TCP keep-alive on both sides of every connection: first probe after this long idle (0: off).",
+    { default: "60s", check: checkWith(durationValue) },
+  ),
+  dnsProxyMaxConnections: setting(
+    "EGRESS_DNS_PROXY_MAX_CONNECTIONS",
+    "dns-proxy-max-connections",
+    "Connections open at once, all ports together; a connection over the limit is reset at once.",
+    { default: "4000", check: checkWith((v) => countValue(v, 1, 1_000_000)) },
+  ),
+  dnsProxyBalance: setting(
+    "EGRESS_DNS_PROXY_BALANCE",
+    "dns-proxy-balance",
+    "How the addresses of a name share new connections: round-robin or least-connections.",
+    { default: "round-robin", check: valueChecks.oneOf("round-robin", "least-connections") },
+  ),
+  dnsProxyHealthCheck: setting(
+    "EGRESS_DNS_PROXY_HEALTH_CHECK",
+    "dns-proxy-health-check",
+    "Active TCP checks of every destination address this often (0: off; a failed connect still marks an address down).",
+    { default: "2s", check: checkWith(durationValue) },
+  ),
+  dnsProxyNameservers: setting(
+    "EGRESS_DNS_PROXY_NAMESERVERS",
+    "dns-proxy-nameservers",
+    "DNS servers for destination names, comma-separated `ip`, `ip:port` or `[ipv6]:port` (unset: those of /etc/resolv.conf).",
+    { check: checkWith(nameserversValue) },
+  ),
+  dnsProxyDnsTtl: setting(
+    "EGRESS_DNS_PROXY_DNS_TTL",
+    "dns-proxy-dns-ttl",
+    "Bounds on how long a DNS answer is used before the name is resolved again: `<min>..<max>` around the answer's TTL.",
+    { default: "5s..5m", check: checkWith(ttlBoundsValue) },
+  ),
+  dnsProxyDnsStale: setting(
+    "EGRESS_DNS_PROXY_DNS_STALE",
+    "dns-proxy-dns-stale",
+    "While DNS fails, keep using a name's last good answer this long (then its port resets new connections).",
+    { default: "1h", check: checkWith(durationValue) },
+  ),
+  dnsProxyAddressFamily: setting(
+    "EGRESS_DNS_PROXY_ADDRESS_FAMILY",
+    "dns-proxy-address-family",
+    "Which addresses of a name are used: prefer-ipv4 (A records, else AAAA), prefer-ipv6, or any (both).",
+    { default: "prefer-ipv4", check: valueChecks.oneOf("prefer-ipv4", "prefer-ipv6", "any") },
+  ),
+  dnsProxyThreads: setting(
+    "EGRESS_DNS_PROXY_THREADS",
+    "dns-proxy-threads",
+    "Threads that accept and forward connections (0: one per CPU core).",
+    { default: "0", check: checkWith((v) => countValue(v, 0, 256)) },
   ),
   egressInterface: setting(
     "EGRESS_INTERFACE",
@@ -282,6 +370,65 @@ export const settings = {
     "How redirect rules reach the kernel: nft (one atomic `nft -f -`) or iptables (iptables-restore).",
     { default: "nft", check: valueChecks.oneOf("nft", "iptables") },
   ),
+  // --- high availability: active/standby routers (docs/ha.md) ---
+  haElection: setting(
+    "EGRESS_HA_ELECTION",
+    "ha-election",
+    "Active/standby election: none (one replica holds the source address) or keepalived (VRRP on the egress LAN; only the elected holder has the address and is ready).",
+    { default: "none", check: valueChecks.oneOf("none", "keepalived") },
+  ),
+  haVrid: setting(
+    "EGRESS_HA_VRID",
+    "ha-vrid",
+    "VRRP virtual router id, 1-255; the same on every replica of one router and unique on the egress LAN. Required with keepalived.",
+  ),
+  haPriority: setting(
+    "EGRESS_HA_PRIORITY",
+    "ha-priority",
+    "VRRP priority of this replica, 1-254; the highest wins an election, ties go to the higher address.",
+    { default: "100" },
+  ),
+  haAdvertSeconds: setting(
+    "EGRESS_HA_ADVERT_SECONDS",
+    "ha-advert-seconds",
+    "VRRP advertisement interval, 0.01-40 s; a standby takes over after about 3 missed advertisements.",
+    { default: "0.1" },
+  ),
+  haPeers: setting(
+    "EGRESS_HA_PEERS",
+    "ha-peers",
+    "Other replicas' addresses on the egress LAN for unicast VRRP, comma-separated; empty: multicast (IPv6 link-local, no address needed).",
+  ),
+  haPreempt: setting(
+    "EGRESS_HA_PREEMPT",
+    "ha-preempt",
+    "Non-empty: a replica with a higher priority takes the address back from a healthy holder (one more interruption); default: the holder keeps it.",
+    { flagType: "boolean" },
+  ),
+  haClusterAddress: setting(
+    "EGRESS_HA_CLUSTER_ADDRESS",
+    "ha-cluster-address",
+    "Optional cluster-side address[/N] on the cluster interface that moves with the holder, for networks without a Kubernetes Service (the lab, bare metal).",
+  ),
+  haGatewayCheckSeconds: setting(
+    "EGRESS_HA_GATEWAY_CHECK_SECONDS",
+    "ha-gateway-check-seconds",
+    "How often the gateway is checked with ARP (IPv4); after 3 failures in a row the replica gives up the role. 0 turns the check off.",
+    { default: "1", check: valueChecks.seconds },
+  ),
+  haAddressLeaseSeconds: setting(
+    "EGRESS_HA_ADDRESS_LEASE_SECONDS",
+    "ha-address-lease-seconds",
+    "The holder's addresses expire in the kernel after this long unless renewed, so a holder killed outright stops answering for them.",
+    { default: "3", check: valueChecks.seconds },
+  ),
+  haRunDir: setting(
+    "EGRESS_HA_RUN_DIR",
+    "ha-run-dir",
+    "Directory for keepalived's generated configuration, pid files and event FIFO.",
+    { default: "/run/egress-router/ha" },
+  ),
+  // --- end of high availability ---
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof settings;

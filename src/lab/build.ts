@@ -74,6 +74,10 @@ export function labBuildSteps(t: LabTopology): BuildStep[] {
   }
   steps.push(sysctlIn(ns.gateway, "net.ipv4.ip_forward", "1"));
   steps.push(sysctlIn(ns.gateway, "net.ipv6.conf.all.forwarding", "1"));
+  // Forwarding off, as in a fresh namespace, even on hosts whose namespaces inherit the
+  // host's settings (net.core.devconf_inherit_init_net): the router must turn it on itself.
+  steps.push(sysctlIn(ns.router, "net.ipv4.ip_forward", "0"));
+  steps.push(sysctlIn(ns.router, "net.ipv6.conf.all.forwarding", "0"));
   steps.push(sysctlIn(ns.router, "net.ipv4.conf.all.rp_filter", "1"));
   steps.push(sysctlIn(ns.router, "net.ipv4.conf.default.rp_filter", "1"));
 
@@ -140,6 +144,24 @@ export function labBuildSteps(t: LabTopology): BuildStep[] {
           "macvlan",
           "mode",
           "bridge",
+        ),
+      );
+      steps.push(ipIn(ns.node, "link", "set", t.egressInterface, "netns", ns.router));
+      break;
+    case "ipvlan":
+      // L2 mode: the router's frames carry ens0's own MAC address; the LAN sees no new MAC
+      steps.push(
+        ipIn(
+          ns.node,
+          "link",
+          "add",
+          t.egressInterface,
+          "link",
+          "ens0",
+          "type",
+          "ipvlan",
+          "mode",
+          "l2",
         ),
       );
       steps.push(ipIn(ns.node, "link", "set", t.egressInterface, "netns", ns.router));

@@ -1,6 +1,8 @@
 // The external server's firewall: it admits new connections ONLY from the reserved source
 // address, and remembers every other source it turned away. That makes a leak loud: if the
 // router ever lets a packet out with another address, the firewall rejects it and names it.
+// ICMP errors are let in from anyone: they open nothing, and counting them would blame the
+// gateway for reporting that it cannot route the firewall's own rejections back.
 import type { LabTopology } from "./topology.ts";
 
 export const FIREWALL_TABLE = "lab_firewall";
@@ -31,6 +33,8 @@ export function renderFirewall(t: LabTopology): string {
 \t\tiif "lo" accept
 \t\tct state established,related accept
 \t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept
+\t\ticmp type { destination-unreachable, time-exceeded, parameter-problem } accept
+\t\ticmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept
 \t\tip saddr ${t.v4.source} counter name "admitted" accept
 \t\tip6 saddr ${t.v6.source} counter name "admitted" accept
 \t\tmeta nfproto ipv4 add @rejected_v4 { ip saddr }

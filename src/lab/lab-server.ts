@@ -17,7 +17,8 @@ import { parseArgs } from "node:util";
 /** What the external server saw; the peer is the address the connection came from. */
 export interface ServerView {
   readonly server: "lab-external";
-  readonly protocol: "tcp" | "udp" | "http";
+  /** sctp: seen by a raw-packet receiver (lab.probeSctp), not by this server */
+  readonly protocol: "tcp" | "udp" | "http" | "sctp";
   readonly peer: string;
   readonly peerPort: number;
   readonly local: string;

@@ -11,38 +11,32 @@
 // namespace, every process inside them, and the lab's files.
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { spawn } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Env } from "../config/read-setting.ts";
 import type { CommandResult, CommandRunner, RunOptions } from "../redirect/command-runner.ts";
 import { createCommandRunner, findProgram } from "../redirect/command-runner.ts";
 import { labBuildSteps } from "./build.ts";
 import type { DnsRecord } from "./dns.ts";
-import { defaultDnsRecords, dnsmasqArgv, renderHostsFile, renderResolvConf } from "./dns.ts";
+import { defaultDnsRecords, renderHostsFile, renderResolvConf } from "./dns.ts";
 import type { FirewallState } from "./firewall.ts";
 import { FIREWALL_TABLE, parseFirewallState, renderFirewallReset } from "./firewall.ts";
 import { killNamespaceProcesses, listNamespaces } from "./namespaces.ts";
 import type { ProbeProtocol, ProbeResult } from "./lab-probe.ts";
 import type { FamilyAddresses, LabRole, LabTopology, TopologyOptions } from "./topology.ts";
 import { LAB_ROLES, labTopology, namespaceName, parseNamespaceName } from "./topology.ts";
+import { LabError, requireRoot } from "./lab-error.ts";
+import { startServers } from "./lab-servers.ts";
+import { probeSctp } from "./sctp.ts";
+import { egressLinkUnsupportedReason } from "./link-support.ts";
+
+export { LabError, requireRoot } from "./lab-error.ts";
+export { LAB_SERVER_PORTS } from "./lab-servers.ts";
+export { sctpUnsupportedReason } from "./sctp.ts";
+export { egressLinkUnsupportedReason } from "./link-support.ts";
 
 /** Where labs keep their runtime files (hosts file, logs, pid files). */
 export const DEFAULT_LAB_STATE_DIR = "/run/egress-router-lab";
-
-/** Ports the external server answers on. */
-export const LAB_SERVER_PORTS = Object.freeze({
-  http: Object.freeze([80, 8080]),
-  tcp: Object.freeze([22, 443, 5432, 7000, 8443, 9000]),
-  udp: Object.freeze([123, 514, 7000, 9000]),
-});
 
 /** What a probe connects to. */
 export interface ProbeTarget {
@@ -53,14 +47,6 @@ export interface ProbeTarget {
   readonly timeoutMs?: number;
   /** HTTP Host header (protocol "http") */
   readonly host?: string;
-}
-
-/** An error whose message is the one line to show. */
-export class LabError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "LabError";
-  }
 }
 
 export interface LabOptions extends TopologyOptions {
@@ -89,14 +75,6 @@ let counter = 0;
 export function uniqueLabName(prefix = "t"): string {
   counter += 1;
   return `${prefix}${process.pid.toString(36)}x${counter.toString(36)}`;
-}
-
-export function requireRoot(action: string): void {
-  if (process.getuid?.() !== 0) {
-    throw new LabError(
-      `lab: Cannot ${action}: not running as root; the lab creates network namespaces, run it as root (sudo)`,
-    );
-  }
 }
 
 export class Lab implements AsyncDisposable {
@@ -161,9 +139,18 @@ export class Lab implements AsyncDisposable {
         `--timeout-ms=${timeoutMs}`,
         ...(target.host !== undefined ? [`--host=${target.host}`] : []),
       ],
-      { timeoutMs: timeoutMs + 10_000 },
+      { timeoutMs: timeoutMs + 30_000 },
     );
     return JSON.parse(r.stdout) as ProbeResult;
+  }
+
+  /**
+   * SCTP through raw packets (this kernel may have no SCTP sockets, but its connection
+   * tracking and NAT handle SCTP): a receiver in the external namespace waits for one
+   * packet, then one INIT is sent from `from` (IPv4 only).
+   */
+  probeSctp(from: LabRole, address: string, port: number, timeoutMs = 5000): Promise<ProbeResult> {
+    return probeSctp(this, from, address, port, timeoutMs);
   }
 
   /** Counters and rejected sources of the external server's firewall. */
@@ -219,10 +206,6 @@ function removeIfEmpty(dir: string): void {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Builds a lab and starts its servers. On any failure, removes what was built, then throws. */
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   requireRoot("build the lab");
@@ -232,6 +215,12 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
   const dir = `${stateDir}/${name}`;
   const runner = createCommandRunner({ env, ...(options.trace ? { trace: options.trace } : {}) });
+  const unsupported = egressLinkUnsupportedReason(topology.egressLink);
+  if (unsupported !== undefined) {
+    throw new LabError(
+      `lab: Cannot build the lab "${name}" with an ${topology.egressLink} egress interface: ${unsupported}; use --interface macvlan, or a kernel with ipvlan`,
+    );
+  }
   const taken = (await listNamespaces(runner)).filter((ns) => parseNamespaceName(ns)?.lab === name);
   if (taken.length > 0) {
     throw new LabError(
@@ -272,61 +261,6 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
       { cause: err },
     );
   }
-}
-
-async function startServers(lab: Lab, records: readonly DnsRecord[]): Promise<void> {
-  const t = lab.topology;
-  const serverScript = fileURLToPath(new URL("./lab-server.ts", import.meta.url));
-  const ready = `${lab.dir}/server.ready`;
-  startDetached(lab, "external", `${lab.dir}/server.log`, [
-    process.execPath,
-    "--disable-warning=ExperimentalWarning",
-    serverScript,
-    `--http=${LAB_SERVER_PORTS.http.join(",")}`,
-    `--tcp=${LAB_SERVER_PORTS.tcp.join(",")}`,
-    `--udp=${LAB_SERVER_PORTS.udp.join(",")}`,
-    `--addresses=${[...t.v4.external, ...t.v6.external].join(",")}`,
-    `--ready-file=${ready}`,
-  ]);
-  lab.writeHostsFile(records);
-  startDetached(lab, "dns", `${lab.dir}/dnsmasq.log`, [
-    ...dnsmasqArgv(t, { hostsFile: `${lab.dir}/hosts`, pidFile: `${lab.dir}/dnsmasq.pid` }),
-  ]);
-  await waitFor("the external server", `${lab.dir}/server.log`, () => existsSync(ready));
-  await waitFor("the DNS server", `${lab.dir}/dnsmasq.log`, async () => {
-    const r = await lab.exec("dns", ["ss", "-H", "-l", "-n", "-u", "sport = :53"]);
-    return r.stdout.trim() !== "" && existsSync(`${lab.dir}/dnsmasq.pid`);
-  });
-}
-
-/** Starts a lab server that outlives this process (the CLI's `lab up` returns at once). */
-function startDetached(lab: Lab, role: LabRole, logFile: string, argv: readonly string[]): void {
-  const log = openLog(logFile);
-  const child = lab.spawn(role, argv, { detached: true, stdio: ["ignore", log, log] });
-  child.unref();
-}
-
-function openLog(path: string): number {
-  // the descriptor is handed to the child; this process's copy closes when it exits
-  return openSync(path, "w", 0o644);
-}
-
-async function waitFor(
-  what: string,
-  log: string,
-  ready: () => boolean | Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (await ready()) return;
-    await sleep(50);
-  }
-  const tail = existsSync(log)
-    ? readFileSync(log, "utf8").trim().split("\n").slice(-3).join(" | ")
-    : "";
-  throw new LabError(
-    `lab: Cannot start ${what}: not ready after 10 s${tail ? `; its log says: ${tail}` : ""}`,
-  );
 }
 
 /** Opens an existing lab (built by another process, e.g. `lab up`). */

@@ -5,6 +5,7 @@
 //   client ──eth0┐                                   ┌─ external (firewall: reserved source only)
 //                ├─cbr0 [node] ens0 ── lan0 [gateway] wan0 ─┤
 //   router ──eth0┘          ╰─macvlan0 (router)       └─ dns (dnsmasq)
+//                             (or ipvlan0, ipvlan L2)
 //
 // The node holds the cluster bridge (pods' eth0) and the uplink (ens0) the egress
 // interface hangs off (macvlan) or sits beside (veth). The node does not forward: the
@@ -23,11 +24,22 @@ export const LAB_ROLES: readonly LabRole[] = Object.freeze([
 
 /**
  * How the router's egress interface is attached to the LAN. `macvlan` is what OpenShift SDN
- * and Multus create; `veth` is a plain cable to the LAN bridge. New types (ipvlan) are added
- * here and in build.ts's egress step.
+ * and Multus create (a MAC address of its own on the node's uplink); `ipvlan` (L2 mode) shares
+ * the uplink's MAC address, for networks that drop or limit extra MACs (docs/networks.md);
+ * `veth` is a plain cable to the LAN bridge. New types are added here and in build.ts's
+ * egress step.
  */
-export type EgressLinkType = "macvlan" | "veth";
-export const EGRESS_LINK_TYPES: readonly EgressLinkType[] = Object.freeze(["macvlan", "veth"]);
+export type EgressLinkType = "macvlan" | "ipvlan" | "veth";
+export const EGRESS_LINK_TYPES: readonly EgressLinkType[] = Object.freeze([
+  "macvlan",
+  "ipvlan",
+  "veth",
+]);
+
+/** The egress interface's name when none is given: OpenShift SDN's for macvlan, else one naming the type. */
+export function defaultEgressInterface(link: EgressLinkType): string {
+  return link === "ipvlan" ? "ipvlan0" : "macvlan0";
+}
 
 /** Every address of one family. */
 export interface FamilyAddresses {
@@ -101,7 +113,8 @@ export function labTopology(name: string, options: TopologyOptions = {}): LabTop
   const problem = labNameProblem(name);
   if (problem) throw new Error(problem);
   const clusterInterface = options.clusterInterface ?? "eth0";
-  const egressInterface = options.egressInterface ?? "macvlan0";
+  const egressLink = options.egressLink ?? "macvlan";
+  const egressInterface = options.egressInterface ?? defaultEgressInterface(egressLink);
   for (const [what, ifname] of [
     ["cluster", clusterInterface],
     ["egress", egressInterface],
@@ -126,7 +139,7 @@ export function labTopology(name: string, options: TopologyOptions = {}): LabTop
   return Object.freeze({
     name,
     namespaces,
-    egressLink: options.egressLink ?? "macvlan",
+    egressLink,
     clusterInterface,
     egressInterface,
     v4: Object.freeze({

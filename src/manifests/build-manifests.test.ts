@@ -314,6 +314,31 @@ describe("network attachment", () => {
     assert.equal(envOf(main)["EGRESS_INTERFACE"], "net1");
   });
 
+  it("Multus ipvlan: an ipvlan NetworkAttachmentDefinition (L2 by default), the router told the interface name", () => {
+    const { nad, init, main } = objects(
+      spec(redirect, {
+        network: "multus",
+        "interface-type": "ipvlan",
+        master: "ens192",
+        name: "egress-a",
+      }),
+    );
+    assert.deepEqual(JSON.parse(nad?.spec.config ?? ""), {
+      cniVersion: "0.4.0",
+      name: "egress-a",
+      type: "ipvlan",
+      master: "ens192",
+      mode: "l2",
+      ipam: { type: "static", addresses: [{ address: "192.0.2.99/24", gateway: "192.0.2.1" }] },
+    });
+    assert.equal(envOf(init)["EGRESS_INTERFACE"], "net1");
+    assert.equal(envOf(main)["EGRESS_INTERFACE"], "net1");
+    const l3 = objects(
+      spec(redirect, { network: "multus", "interface-type": "ipvlan", "ipvlan-mode": "l3s" }),
+    );
+    assert.equal((JSON.parse(l3.nad?.spec.config ?? "") as { mode: string }).mode, "l3s");
+  });
+
   it("Multus without a master: the macvlan plugin picks the node's default-route interface", () => {
     const { nad } = objects(spec(redirect, { network: "multus", interface: "egress0" }));
     const config = JSON.parse(nad?.spec.config ?? "") as Record<string, unknown>;

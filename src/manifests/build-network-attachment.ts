@@ -1,9 +1,9 @@
 // The pod's egress interface. OpenShift SDN: one pod annotation, and the SDN creates
-// `macvlan0`. Multus: a NetworkAttachmentDefinition (macvlan + static IPAM) and a pod
+// `macvlan0`. Multus: a NetworkAttachmentDefinition (macvlan or ipvlan + static IPAM) and a pod
 // annotation that attaches it under the interface name the router is told (EGRESS_INTERFACE).
 import type { ObjectMeta } from "./object-meta.ts";
 import { objectMeta } from "./object-meta.ts";
-import type { InterfaceAddress, MacvlanMode, RouterSpec } from "./router-spec.ts";
+import type { InterfaceAddress, IpvlanMode, MacvlanMode, RouterSpec } from "./router-spec.ts";
 
 /** `k8s.cni.cncf.io/v1` NetworkAttachmentDefinition (no maintained types package carries it). */
 export interface NetworkAttachmentDefinition {
@@ -13,13 +13,16 @@ export interface NetworkAttachmentDefinition {
   readonly spec: { readonly config: string };
 }
 
-/** The CNI configuration inside the NetworkAttachmentDefinition. */
-export interface MacvlanCniConfig {
+/**
+ * The CNI configuration inside the NetworkAttachmentDefinition: the macvlan or the ipvlan
+ * plugin, which take the same fields (master, mode, ipam).
+ */
+export interface EgressCniConfig {
   readonly cniVersion: "0.4.0";
   readonly name: string;
-  readonly type: "macvlan";
+  readonly type: "macvlan" | "ipvlan";
   readonly master?: string;
-  readonly mode: MacvlanMode;
+  readonly mode: MacvlanMode | IpvlanMode;
   readonly ipam: {
     readonly type: "static";
     readonly addresses: readonly { readonly address: string; readonly gateway?: string }[];
@@ -35,15 +38,15 @@ export function interfaceAddresses(spec: RouterSpec): InterfaceAddress[] {
   return spec.network.kind === "multus" ? [first, ...spec.network.extraAddresses] : [first];
 }
 
-export function macvlanCniConfig(spec: RouterSpec): MacvlanCniConfig | undefined {
+export function egressCniConfig(spec: RouterSpec): EgressCniConfig | undefined {
   const net = spec.network;
   if (net.kind !== "multus") return undefined;
   return {
     cniVersion: "0.4.0",
     name: spec.name,
-    type: "macvlan",
+    type: net.link.type,
     ...(net.master === undefined ? {} : { master: net.master }),
-    mode: net.mode,
+    mode: net.link.mode,
     ipam: {
       type: "static",
       addresses: interfaceAddresses(spec).map((a) => ({
@@ -57,7 +60,7 @@ export function macvlanCniConfig(spec: RouterSpec): MacvlanCniConfig | undefined
 export function buildNetworkAttachmentDefinition(
   spec: RouterSpec,
 ): NetworkAttachmentDefinition | undefined {
-  const config = macvlanCniConfig(spec);
+  const config = egressCniConfig(spec);
   if (config === undefined) return undefined;
   return {
     apiVersion: "k8s.cni.cncf.io/v1",

@@ -16,12 +16,14 @@ import {
 import { reservedLabels } from "./object-meta.ts";
 import type {
   ClientSelector,
+  InterfaceType,
+  IpvlanMode,
   MacvlanMode,
   NetworkKind,
   Resources,
   RouterSpec,
 } from "./router-spec.ts";
-import { macvlanModes, networkKinds } from "./router-spec.ts";
+import { interfaceTypes, ipvlanModes, macvlanModes, networkKinds } from "./router-spec.ts";
 
 export const manifestOptionConfig = {
   file: { type: "string", short: "f" },
@@ -33,7 +35,10 @@ export const manifestOptionConfig = {
   label: { type: "string", multiple: true },
   network: { type: "string" },
   "macvlan-master": { type: "string" },
+  master: { type: "string" },
   "macvlan-mode": { type: "string" },
+  "interface-type": { type: "string" },
+  "ipvlan-mode": { type: "string" },
   "node-selector": { type: "string", multiple: true },
   "cpu-request": { type: "string" },
   "memory-request": { type: "string" },
@@ -64,8 +69,11 @@ export interface ManifestOptions {
   readonly imagePullSecrets: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
   readonly network: NetworkKind | undefined;
+  /** --master, or its older name --macvlan-master: the macvlan or ipvlan parent */
   readonly macvlanMaster: string | undefined;
   readonly macvlanMode: MacvlanMode | undefined;
+  readonly interfaceType: InterfaceType | undefined;
+  readonly ipvlanMode: IpvlanMode | undefined;
   readonly nodeSelector: Readonly<Record<string, string>>;
   readonly resources: Resources;
   /** undefined: not given (the router's own namespace is the default) */
@@ -186,11 +194,44 @@ export function readManifestOptions(values: OptionValues): {
         `use openshift-sdn (the pod.network.openshift.io/assign-macvlan annotation) or multus (a NetworkAttachmentDefinition)`,
       );
   }
-  const macvlanMaster = checked("macvlan-master", "use parent interface", (v) =>
+  const masterCheck = (v: string) =>
     valueChecks.interfaceName(v) === undefined
       ? undefined
-      : `${valueChecks.interfaceName(v)}; name the node's interface on the egress network, e.g. eth1`,
-  );
+      : `${valueChecks.interfaceName(v)}; name the node's interface on the egress network, e.g. eth1`;
+  const masterByNewName = checked("master", "use parent interface", masterCheck);
+  const masterByOldName = checked("macvlan-master", "use parent interface", masterCheck);
+  if (
+    masterByNewName !== undefined &&
+    masterByOldName !== undefined &&
+    masterByNewName !== masterByOldName
+  ) {
+    bad(
+      "master",
+      "use parent interface",
+      masterByNewName,
+      `--macvlan-master says "${shown(masterByOldName)}"; they name the same thing, give one`,
+    );
+  }
+  const macvlanMaster = masterByNewName ?? masterByOldName;
+  const typeText = one(values, "interface-type");
+  let interfaceType: InterfaceType | undefined;
+  if (typeText !== undefined) {
+    interfaceType = interfaceTypes.find((t) => t === typeText);
+    if (!interfaceType)
+      bad(
+        "interface-type",
+        "create an interface of type",
+        typeText,
+        `use macvlan (a MAC address of its own) or ipvlan (the node's MAC address; docs/networks.md)`,
+      );
+  }
+  const ipvlanText = one(values, "ipvlan-mode");
+  let ipvlanMode: IpvlanMode | undefined;
+  if (ipvlanText !== undefined) {
+    ipvlanMode = ipvlanModes.find((m) => m === ipvlanText);
+    if (!ipvlanMode)
+      bad("ipvlan-mode", "use ipvlan mode", ipvlanText, `use one of ${ipvlanModes.join(", ")}`);
+  }
   const modeText = one(values, "macvlan-mode");
   let macvlanMode: MacvlanMode | undefined;
   if (modeText !== undefined) {
@@ -259,6 +300,8 @@ export function readManifestOptions(values: OptionValues): {
       network,
       macvlanMaster,
       macvlanMode,
+      interfaceType,
+      ipvlanMode,
       nodeSelector: pairs("node-selector", many(values, "node-selector"), "node selector"),
       resources,
       clients: allowFrom.length > 0 ? clients : undefined,

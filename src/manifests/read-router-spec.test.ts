@@ -150,6 +150,42 @@ const cases: { name: string; args: Args; messages: string[] }[] = [
     ],
   },
   {
+    name: "ipvlan with the SDN (which only makes macvlan0)",
+    args: [redirect, { "interface-type": "ipvlan" }],
+    messages: [
+      '--interface-type: Cannot use "ipvlan" with --network openshift-sdn: the SDN always creates a macvlan (macvlan0); use --network multus for an ipvlan interface',
+    ],
+  },
+  {
+    name: "an unknown interface type, and an unknown ipvlan mode",
+    args: [redirect, { network: "multus", "interface-type": "bond", "ipvlan-mode": "l4" }],
+    messages: [
+      '--interface-type: Cannot create an interface of type "bond": use macvlan (a MAC address of its own) or ipvlan (the node\'s MAC address; docs/networks.md)',
+      '--ipvlan-mode: Cannot use ipvlan mode "l4": use one of l2, l3, l3s',
+    ],
+  },
+  {
+    name: "an ipvlan mode for a macvlan, and a macvlan mode for an ipvlan",
+    args: [redirect, { network: "multus", "ipvlan-mode": "l3" }],
+    messages: [
+      '--ipvlan-mode: Cannot use ipvlan mode "l3" with a macvlan interface: add --interface-type ipvlan, or drop the mode',
+    ],
+  },
+  {
+    name: "a macvlan mode for an ipvlan",
+    args: [redirect, { network: "multus", "interface-type": "ipvlan", "macvlan-mode": "vepa" }],
+    messages: [
+      '--macvlan-mode: Cannot use macvlan mode "vepa" with --interface-type ipvlan: an ipvlan interface takes --ipvlan-mode (l2, l3, l3s); drop the macvlan mode',
+    ],
+  },
+  {
+    name: "--master and --macvlan-master that disagree",
+    args: [redirect, { network: "multus", master: "eth1", "macvlan-master": "eth2" }],
+    messages: [
+      '--master: Cannot use parent interface "eth1": --macvlan-master says "eth2"; they name the same thing, give one',
+    ],
+  },
+  {
     name: "a parent interface that is no interface name",
     args: [redirect, { "macvlan-master": "eth0:1" }],
     messages: [

@@ -127,7 +127,14 @@ function network(
     problems.push({ code: "setting-invalid", setting, message });
     return undefined;
   };
+  const type = options.interfaceType ?? "macvlan";
+  const modeSetting = options.macvlanMode ? "--macvlan-mode" : "spec.networkInterface.macvlan.mode";
   if (kind === "openshift-sdn") {
+    if (type !== "macvlan" || options.ipvlanMode)
+      return problem(
+        "--interface-type",
+        `--interface-type: Cannot use "ipvlan" with --network openshift-sdn: the SDN always creates a macvlan (macvlan0); use --network multus for an ipvlan interface`,
+      );
     if (egressInterface?.explicit && egressInterface.value !== "macvlan0")
       return problem(
         "EGRESS_INTERFACE",
@@ -146,7 +153,27 @@ function network(
     return { kind, parent: master };
   }
   const interfaceName = egressInterface?.explicit ? egressInterface.value : "net1";
-  return { kind, master, mode, interfaceName, extraAddresses: resource?.extraAddresses ?? [] };
+  const extraAddresses = resource?.extraAddresses ?? [];
+  if (type === "macvlan") {
+    if (options.ipvlanMode)
+      return problem(
+        "--ipvlan-mode",
+        `--ipvlan-mode: Cannot use ipvlan mode "${options.ipvlanMode}" with a macvlan interface: add --interface-type ipvlan, or drop the mode`,
+      );
+    return { kind, master, link: { type, mode }, interfaceName, extraAddresses };
+  }
+  if (mode !== "bridge")
+    return problem(
+      modeSetting,
+      `${modeSetting}: Cannot use macvlan mode "${mode}" with --interface-type ipvlan: an ipvlan interface takes --ipvlan-mode (l2, l3, l3s); drop the macvlan mode`,
+    );
+  return {
+    kind,
+    master,
+    link: { type, mode: options.ipvlanMode ?? "l2" },
+    interfaceName,
+    extraAddresses,
+  };
 }
 
 export function readRouterSpec(

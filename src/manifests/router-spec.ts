@@ -11,6 +11,16 @@ import type {
 export type RouterKind = "redirect" | "http-proxy" | "dns-proxy";
 export type MacvlanMode = "bridge" | "private" | "vepa" | "passthru";
 export const macvlanModes: readonly MacvlanMode[] = ["bridge", "private", "vepa", "passthru"];
+/** ipvlan: l2 shares the parent's MAC and answers ARP/NDP itself; l3/l3s need the LAN to route to the node (docs/networks.md). */
+export type IpvlanMode = "l2" | "l3" | "l3s";
+export const ipvlanModes: readonly IpvlanMode[] = ["l2", "l3", "l3s"];
+/** The kind of interface Multus creates for the router. */
+export type InterfaceType = "macvlan" | "ipvlan";
+export const interfaceTypes: readonly InterfaceType[] = ["macvlan", "ipvlan"];
+/** The Multus interface with its mode. */
+export type EgressLink =
+  | { readonly type: "macvlan"; readonly mode: MacvlanMode }
+  | { readonly type: "ipvlan"; readonly mode: IpvlanMode };
 
 /** An address the egress interface carries, with its next hop (static IPAM). */
 export interface InterfaceAddress {
@@ -24,14 +34,15 @@ export interface InterfaceAddress {
  * How the pod gets its egress interface.
  * - `openshift-sdn`: the SDN creates `macvlan0` when the pod carries the
  *   `pod.network.openshift.io/assign-macvlan` annotation (`"true"`, or the parent interface).
- * - `multus`: a NetworkAttachmentDefinition (macvlan + static IPAM) attached under `interfaceName`.
+ * - `multus`: a NetworkAttachmentDefinition (macvlan or ipvlan, static IPAM) attached under
+ *   `interfaceName`.
  */
 export type NetworkAttachment =
   | { readonly kind: "openshift-sdn"; readonly parent: string | undefined }
   | {
       readonly kind: "multus";
       readonly master: string | undefined;
-      readonly mode: MacvlanMode;
+      readonly link: EgressLink;
       readonly interfaceName: string;
       /** addresses beyond the source address, configured on the interface as well */
       readonly extraAddresses: readonly InterfaceAddress[];

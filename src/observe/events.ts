@@ -81,6 +81,18 @@ export interface ResolveEvent {
   readonly stale: boolean; // serving the last good answer after a failure
 }
 
+/** An upstream address changed state: marked down after a failed connect or check, or back up. */
+export interface UpstreamHealthEvent {
+  readonly mode: DataMode;
+  readonly destination: string; // as configured, e.g. "db.example.com:5432"
+  readonly address: string;
+  readonly up: boolean;
+  readonly cause: "connect" | "check";
+  readonly error: string | undefined;
+  /** while down after a failed connect: when it may be tried again (ms since the epoch) */
+  readonly retryAt: number | undefined;
+}
+
 export type ReloadResult = "applied" | "rejected" | "unchanged" | "restart-needed";
 
 /** What started a reload: the first load, a watched file, the safety-net poll, or SIGHUP. */
@@ -109,6 +121,7 @@ export const channels = {
   connectLatency: diagnostics_channel.channel("egress-router:connect-latency"),
   request: diagnostics_channel.channel("egress-router:request"),
   resolve: diagnostics_channel.channel("egress-router:resolve"),
+  upstreamHealth: diagnostics_channel.channel("egress-router:upstream-health"),
   reload: diagnostics_channel.channel("egress-router:reload"),
   redirect: diagnostics_channel.channel("egress-router:redirect"),
 } as const;
@@ -133,6 +146,9 @@ export function publishRequest(e: RequestEvent): void {
 }
 export function publishResolve(e: ResolveEvent): void {
   if (channels.resolve.hasSubscribers) channels.resolve.publish(e);
+}
+export function publishUpstreamHealth(e: UpstreamHealthEvent): void {
+  if (channels.upstreamHealth.hasSubscribers) channels.upstreamHealth.publish(e);
 }
 export function publishReload(e: ReloadEvent): void {
   if (channels.reload.hasSubscribers) channels.reload.publish(e);

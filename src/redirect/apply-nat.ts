@@ -3,8 +3,12 @@
 // old ones stay exactly as they were and the error says why.
 import type { CommandRunner } from "./command-runner.ts";
 import type { NatPlan } from "./plan.ts";
-import { iptablesRestoreProgram, renderIptables } from "./render-iptables.ts";
-import { renderNft, renderNftRemoval } from "./render-nft.ts";
+import {
+  iptablesRestoreProgram,
+  renderIptables,
+  renderIptablesForwardGuard,
+} from "./render-iptables.ts";
+import { renderNft, renderNftForwardGuard, renderNftRemoval } from "./render-nft.ts";
 
 export type NatBackend = "nft" | "iptables";
 export const NAT_BACKENDS: readonly NatBackend[] = Object.freeze(["nft", "iptables"]);
@@ -17,6 +21,22 @@ export function natCommand(plan: NatPlan, backend: NatBackend): { argv: string[]
     case "iptables":
       // -w: wait for the xtables lock instead of failing when another tool holds it
       return { argv: [iptablesRestoreProgram(plan), "-w", "5"], input: renderIptables(plan) };
+  }
+}
+
+/** The command that loads the forwarding guard of the network-only modes. */
+export function forwardGuardCommand(
+  family: NatPlan["family"],
+  backend: NatBackend,
+): { argv: string[]; input: string } {
+  switch (backend) {
+    case "nft":
+      return { argv: ["nft", "-f", "-"], input: renderNftForwardGuard({ family }) };
+    case "iptables":
+      return {
+        argv: [iptablesRestoreProgram({ family }), "-w", "5"],
+        input: renderIptablesForwardGuard({ family }),
+      };
   }
 }
 

@@ -31,8 +31,14 @@ const link = (flags: string[], addrs: object[]) =>
 const fresh = link(["BROADCAST", "MULTICAST"], []);
 const done4 = link(["UP", "LOWER_UP"], [{ family: "inet", local: "198.51.100.99", prefixlen: 32 }]);
 
-function runnerFor(state: { link: string; routeGet?: string; defaults?: string }) {
-  return new RecordingRunner((argv) => {
+type LinkState = { link: string; routeGet?: string; defaults?: string };
+
+function runnerFor(state: LinkState) {
+  return new RecordingRunner(answerFor(state));
+}
+
+function answerFor(state: LinkState) {
+  return (argv: readonly string[]) => {
     const line = argv.join(" ");
     if (line.startsWith("ip -j address show")) return { stdout: state.link };
     if (line.includes("route get")) {
@@ -42,7 +48,7 @@ function runnerFor(state: { link: string; routeGet?: string; defaults?: string }
     }
     if (line.includes("route show default")) return { stdout: state.defaults ?? "[]" };
     return undefined;
-  });
+  };
 }
 
 describe("runNetworkSetup", () => {
@@ -63,6 +69,7 @@ describe("runNetworkSetup", () => {
       "ip -j -4 route get 198.51.100.1",
       "ip -4 address replace 198.51.100.99/32 dev macvlan0",
       "ip link set dev macvlan0 up",
+      "ip -j address show dev macvlan0",
       "ip -4 route replace 198.51.100.1/32 dev macvlan0",
       "ip -4 route replace default via 198.51.100.1 dev macvlan0",
       "arping -q -U -c 1 -I macvlan0 198.51.100.99",
@@ -75,6 +82,40 @@ describe("runNetworkSetup", () => {
     );
     assert.equal(log.at(-1), "announced 198.51.100.99 on macvlan0 again, 5 ms later");
   });
+
+  for (const plan of [v4, v6]) {
+    it(`IPv${plan.family}: an interface without ARP (ipvlan L3 mode) is set up but not announced, and says why`, async () => {
+      // as the kernel does it: an ipvlan in L3 mode gets NOARP only once it is up (arping
+      // exits 2 on it); the address is there (no DAD on such an interface), the routes not yet
+      const address = [{ local: plan.source.address, prefixlen: plan.source.prefixLength }];
+      const state = { link: link(["BROADCAST", "MULTICAST"], address) };
+      const answer = answerFor(state);
+      const runner = new RecordingRunner((argv) => {
+        if (argv.join(" ") === "ip link set dev macvlan0 up") {
+          state.link = link(["BROADCAST", "MULTICAST", "NOARP", "UP", "LOWER_UP"], address);
+        }
+        return answer(argv);
+      });
+      const log: string[] = [];
+      const r = await runNetworkSetup(plan, {
+        runner,
+        kernel: memoryKernelSettings(),
+        log: (l) => log.push(l),
+        announceAgainMs: 5,
+        dadTimeoutMs: 50,
+      });
+      await r.announced;
+      assert.ok(
+        runner.lines().every((l) => !l.startsWith("arping")),
+        runner.lines().join("\n"),
+      );
+      assert.ok(runner.lines().some((l) => l.includes("route replace default via")));
+      assert.equal(
+        log.at(-1),
+        `not announced: macvlan0 does not use ARP or neighbour discovery (ipvlan L3 mode); the LAN must route ${plan.source.address} to this node`,
+      );
+    });
+  }
 
   it("leaves a complete setup alone (a restarted pod): no change, no announcement", async () => {
     const runner = runnerFor({

@@ -185,9 +185,12 @@ export async function runNetworkSetup(
     await runner.run(cmd.address);
     change(`added ${cidr} to ${dev}`);
   }
-  if (!(link.flags ?? []).includes("UP")) {
+  let flags = link.flags ?? [];
+  if (!flags.includes("UP")) {
     await runner.run(cmd.up);
     change(`brought ${dev} up`);
+    // ipvlan sets NOARP (L3, L3S modes) only when the interface comes up: read it again
+    flags = (await readLink(plan, runner)).flags ?? [];
   }
   if (plan.family === 6) {
     // The address is unusable (and the kernel's announcement unsent) until DAD is over.
@@ -197,6 +200,15 @@ export async function runNetworkSetup(
   await runner.run(cmd.defaultRoute);
   change(`routes: ${plan.gateway} on ${dev}, default via ${plan.gateway} on ${dev}`);
 
+  if (flags.includes("NOARP")) {
+    // ipvlan in L3 or L3S mode: the interface has no ARP or neighbour discovery (arping
+    // refuses it), and the node does not answer the LAN's ARP for an address in the pod. The
+    // LAN must route the source address to the node instead (docs/networks.md).
+    change(
+      `not announced: ${dev} does not use ARP or neighbour discovery (ipvlan L3 mode); the LAN must route ${plan.source.address} to this node`,
+    );
+    return { alreadySetUp: false, changes, announced: Promise.resolve() };
+  }
   const arp = cmd.announce;
   if (arp === undefined) {
     // The kernel announced the address when DAD completed (ndisc_notify=1, in the plan).

@@ -4,7 +4,7 @@ import type { Env } from "../config/read-setting.ts";
 import type { CommandRunner } from "./command-runner.ts";
 import { createCommandRunner, formatArgv } from "./command-runner.ts";
 import type { NatBackend } from "./apply-nat.ts";
-import { applyNat, natCommand } from "./apply-nat.ts";
+import { applyNat, forwardGuardCommand, natCommand } from "./apply-nat.ts";
 import type { NetworkSetupResult } from "./apply-network.ts";
 import { networkCommands, runNetworkSetup } from "./apply-network.ts";
 import type { KernelSettings } from "./kernel-settings.ts";
@@ -63,6 +63,11 @@ export async function applyRedirect(
       );
     }
   }
+  if (!plan.nat && request.setupNetwork) {
+    const { argv, input } = forwardGuardCommand(plan.network.family, request.backend);
+    await deps.runner.run(argv, { input });
+    deps.log(`forwarding refused (${request.backend}): a proxy pod is nobody's gateway`);
+  }
   if (plan.nat) {
     await applyNat(plan.nat, request.backend, deps.runner);
     const n = plan.nat.dnat.length;
@@ -91,6 +96,11 @@ export function describeRedirect(request: RedirectRequest): string {
         ? `${formatArgv(cmd.announce)}   # now, and again about 2 s later`
         : "# the kernel announces the address (unsolicited neighbour advertisement)",
     );
+  }
+  if (!plan.nat && request.setupNetwork) {
+    const { argv, input } = forwardGuardCommand(plan.network.family, request.backend);
+    out.push(`# nothing is forwarded: ${formatArgv(argv)} <<EOF`);
+    out.push(input.trimEnd(), "EOF");
   }
   if (plan.nat) {
     const { argv, input } = natCommand(plan.nat, request.backend);

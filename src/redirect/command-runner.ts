@@ -181,8 +181,10 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
   };
 }
 
+/** stderr on one line, cut to a readable length (the whole text stays in CommandError.stderr). */
 function oneLine(text: string): string {
-  return text.trim().split("\n").join(" | ");
+  const line = text.trim().split("\n").join(" | ");
+  return line.length > 600 ? `${line.slice(0, 600)}…` : line;
 }
 
 /** A runner that runs every command inside a named network namespace (`ip netns exec`). */

@@ -99,7 +99,7 @@ class RedirectService implements Service<CompiledRedirect> {
       rules: this.#current.rules.map((r) => ({
         line: r.line,
         text: formatRedirectRule(r),
-        hits: 0,
+        hits: this.#hits.get(r.line) ?? 0,
       })),
       backend: this.#base.backend,
       source: nat.source,

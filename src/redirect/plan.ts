@@ -78,8 +78,10 @@ export interface PlanInput {
 }
 
 /**
- * The kernel settings redirect mode needs, found by experiment in a fresh network namespace
- * (where every one of them starts at 0):
+ * The kernel settings redirect mode needs, found by experiment in network namespaces. A new
+ * namespace takes IPv4 forwarding from the host (net.core.devconf_inherit_init_net=0, the
+ * default; Kubernetes nodes have it on) and starts IPv6 forwarding and ndisc_notify at 0.
+ * Only a setting that differs is written, so an inherited value needs no privilege.
  * - forwarding: a DNAT-ed packet is routed to another host; without it the kernel drops it
  *   and the client's connection times out.
  * - IPv6 ndisc_notify on the egress interface: the kernel then sends an unsolicited
@@ -94,12 +96,12 @@ export function requiredSysctls(family: Family, egressInterface: string, nat: bo
         ? {
             path: ["net", "ipv4", "ip_forward"],
             value: "1",
-            why: "DNAT-ed packets are forwarded to the destination; a new network namespace starts with forwarding off",
+            why: "DNAT-ed packets are forwarded to their destination; with forwarding off the kernel drops them",
           }
         : {
             path: ["net", "ipv6", "conf", "all", "forwarding"],
             value: "1",
-            why: "DNAT-ed packets are forwarded to the destination; a new network namespace starts with forwarding off",
+            why: "DNAT-ed packets are forwarded to their destination; with forwarding off the kernel drops them",
           },
     );
   }

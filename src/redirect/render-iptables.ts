@@ -22,6 +22,21 @@ function ports(list: readonly number[]): string {
     : `-m multiport --dports ${list.join(",")}`;
 }
 
+/** Network-only modes: the filter table with nothing forwarded (see renderNftForwardGuard). */
+export function renderIptablesForwardGuard(plan: Pick<NatPlan, "family">): string {
+  const unreachable = plan.family === 6 ? "icmp6-port-unreachable" : "icmp-port-unreachable";
+  return [
+    "*filter",
+    ":INPUT ACCEPT [0:0]",
+    ":FORWARD ACCEPT [0:0]",
+    ":OUTPUT ACCEPT [0:0]",
+    "-A FORWARD -p tcp -j REJECT --reject-with tcp-reset",
+    `-A FORWARD -j REJECT --reject-with ${unreachable}`,
+    "COMMIT",
+    "",
+  ].join("\n");
+}
+
 /** The whole ruleset, ready for iptables-restore (or ip6tables-restore). */
 export function renderIptables(plan: NatPlan): string {
   const unreachable = plan.family === 6 ? "icmp6-port-unreachable" : "icmp-port-unreachable";

@@ -102,6 +102,22 @@ export function renderNft(plan: NatPlan): string {
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * Network-only modes (the proxies' init): nothing is forwarded. A pod can inherit IPv4
+ * forwarding from its node; without this, a client that routes through the proxy pod
+ * would leave by the egress interface with its own address.
+ */
+export function renderNftForwardGuard(plan: Pick<NatPlan, "family">): string {
+  const filter = `${nftFamily(plan)} ${FILTER_TABLE}`;
+  return [
+    `table ${filter} {\n${chain("forward", "filter", "forward", "filter")}}`,
+    `flush table ${filter}`,
+    `add rule ${filter} forward meta l4proto tcp counter reject with tcp reset`,
+    `add rule ${filter} forward counter reject`,
+    "",
+  ].join("\n");
+}
+
 /** Text for `nft -f -` that removes every table renderNft creates (used by `redirect --remove`). */
 export function renderNftRemoval(plan: Pick<NatPlan, "family">): string {
   const fam = nftFamily(plan);

@@ -7,8 +7,8 @@ import { describe, it } from "node:test";
 import { renderUnitTestRules } from "./render-unit-test.ts";
 import { planRedirect } from "./plan.ts";
 import { caseInput, redirectCases } from "./redirect-cases.ts";
-import { renderIptables } from "./render-iptables.ts";
-import { renderNft, renderNftRemoval } from "./render-nft.ts";
+import { renderIptables, renderIptablesForwardGuard } from "./render-iptables.ts";
+import { renderNft, renderNftForwardGuard, renderNftRemoval } from "./render-nft.ts";
 
 const golden = (file: string) =>
   fileURLToPath(new URL(`../../test/golden/redirect/${file}`, import.meta.url));
@@ -101,6 +101,31 @@ describe("renderNft", () => {
     assert.equal(
       renderNftRemoval({ family: 4 }),
       "table ip nat\ndelete table ip nat\ntable ip egress_router\ndelete table ip egress_router\n",
+    );
+  });
+});
+
+describe("forward guard of the network-only modes", () => {
+  it("nft: nothing forwarded, in our own table", () => {
+    assert.equal(
+      renderNftForwardGuard({ family: 6 }),
+      [
+        "table ip6 egress_router {",
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy accept;",
+        "\t}",
+        "}",
+        "flush table ip6 egress_router",
+        "add rule ip6 egress_router forward meta l4proto tcp counter reject with tcp reset",
+        "add rule ip6 egress_router forward counter reject",
+        "",
+      ].join("\n"),
+    );
+  });
+  it("iptables: the filter table with a rejecting FORWARD chain", () => {
+    assert.match(
+      renderIptablesForwardGuard({ family: 4 }),
+      /^\*filter\n(:\w+ ACCEPT \[0:0\]\n){3}-A FORWARD -p tcp -j REJECT --reject-with tcp-reset\n-A FORWARD -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n$/,
     );
   });
 });

@@ -2,6 +2,8 @@
 // clear message, except in CI (CI=true), where a skip would hide a broken pipeline: there
 // they fail.
 import assert from "node:assert/strict";
+import { egressLinkUnsupportedReason } from "../../src/lab/lab.ts";
+import type { EgressLinkType } from "../../src/lab/topology.ts";
 
 /** The reason to skip, or undefined when the tests can run. Throws in CI without root. */
 export function privilegedSkipReason(): string | undefined {
@@ -14,5 +16,14 @@ export function privilegedSkipReason(): string | undefined {
 /** Options for describe()/it(): skip with the reason when not root. */
 export function privileged(): { skip: string | false } {
   const reason = privilegedSkipReason();
+  return { skip: reason ?? false };
+}
+
+/**
+ * Options for a describe() that runs over one egress interface type: skipped without root,
+ * and skipped with the kernel's reason when it cannot make that type (no ipvlan built in).
+ */
+export function privilegedOver(link: EgressLinkType): { skip: string | false } {
+  const reason = privilegedSkipReason() ?? egressLinkUnsupportedReason(link);
   return { skip: reason ?? false };
 }

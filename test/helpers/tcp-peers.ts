@@ -43,6 +43,7 @@ export async function startServer(
   t: TestContext,
   handler: (socket: net.Socket) => void,
   host = "127.0.0.1",
+  port = 0,
 ): Promise<{ server: net.Server; port: number; sockets: Set<net.Socket> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -50,7 +51,7 @@ export async function startServer(
     s.on("close", () => sockets.delete(s));
     handler(s);
   });
-  server.listen(0, host);
+  server.listen(port, host);
   await once(server, "listening");
   t.after(() => {
     for (const s of sockets) s.destroy();
@@ -65,12 +66,18 @@ export function echo(socket: net.Socket): void {
   socket.pipe(socket);
 }
 
-/** Connects to loopback `port`; the socket is destroyed when the test ends. */
+/**
+ * Connects to loopback `port`; the socket is destroyed when the test ends. Resolves once
+ * connected, or once closed (a reset can beat the connect callback: see `closed`).
+ */
 export async function connectTo(t: TestContext, port: number, host = "127.0.0.1"): Promise<Peer> {
   const socket = net.connect({ port, host, allowHalfOpen: true });
   t.after(() => socket.destroy());
   const p = peer(socket);
-  await once(socket, "connect");
+  await new Promise((resolve) => {
+    socket.once("connect", resolve);
+    socket.once("close", resolve);
+  });
   return p;
 }
 

@@ -1,0 +1,356 @@
+// What a replica does when its role changes. Takeover: the egress addresses are there (the
+// engine added and announced them, or we add them), they get a kernel lease, the prepared NAT
+// rules go in, then the cluster-side address (if any) is added and announced, then readiness
+// turns true. Letting go: readiness turns false at once (synchronously, before anything
+// else), then the cluster-side address out, then NAT out, then the egress addresses out —
+// unless the engine manages them.
+//
+// Why that order: traffic is attracted by the cluster-side address (or by readiness, through
+// a Service). While it is there, NAT must be there: a connection to the redirected port of a
+// router without NAT is refused (TCP reset), and a reset is a lost connection, where a SYN
+// sent to nobody is merely retransmitted a second later.
+//
+// Why the engine's addresses are left to the engine: our view of its state lags behind it
+// (events are read from a FIFO and acted on in order). Removing "its" addresses on a stale
+// standby event would pull them from under an engine that has meanwhile become the holder.
+//
+// The lease: the holder's addresses are given a kernel lifetime (valid_lft) that this process
+// renews. A holder killed outright (SIGKILL of every process, a hung node) stops answering
+// for the address when the lease runs out, even if nothing is left to remove it.
+import type { SourceAddress } from "../config/types.ts";
+import type { CommandRunner } from "../redirect/command-runner.ts";
+import type { Election, Role, RoleChange } from "./election.ts";
+import type { HaNat } from "./ha-nat.ts";
+
+export interface HeldAddress {
+  readonly address: SourceAddress;
+  readonly dev: string;
+  /**
+   * egress: the reserved source (the engine moves it when it manages addresses). cluster: the
+   * address clients use, always ours: added after NAT, removed before it.
+   */
+  readonly side: "egress" | "cluster";
+}
+
+export interface Transition {
+  readonly from: Role;
+  readonly to: Role;
+  readonly reason: string;
+  /** ms from the engine's report to the end of our actions */
+  readonly ms: number;
+  readonly ok: boolean;
+  readonly error?: string;
+}
+
+export interface HolderOptions {
+  readonly runner: CommandRunner;
+  readonly election: Election;
+  readonly addresses: readonly HeldAddress[];
+  readonly nat: HaNat;
+  readonly leaseSeconds: number;
+  readonly log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: object) => void;
+  readonly onTransition?: (t: Transition) => void;
+  /** how long a "takeover-failed"/"address-lost" fault keeps this replica out; default 5 s */
+  readonly faultHoldMs?: number;
+  /** how long a failed lease renewal waits for the engine's own report before it counts; default 500 ms */
+  readonly lostGraceMs?: number;
+}
+
+function cidr(a: SourceAddress): string {
+  return `${a.address}/${a.prefixLength}`;
+}
+
+export class Holder {
+  readonly #o: HolderOptions;
+  #role: Role = "starting";
+  #reason = "starting";
+  #ready = false;
+  #since = Date.now();
+  #latest: RoleChange | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #faultTimers = new Set<NodeJS.Timeout>();
+  #transitions = 0;
+  #last: Transition | undefined;
+  #stopping = false;
+
+  constructor(options: HolderOptions) {
+    this.#o = options;
+  }
+
+  get role(): Role {
+    return this.#role;
+  }
+
+  /** True only while this replica holds the address with NAT installed. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Why this replica is not ready (empty when ready). */
+  notReadyReasons(): string[] {
+    if (this.#ready) return [];
+    if (this.#role === "holder") return ["taking over the source address"];
+    return [`not the holder of the source address (${this.#role}: ${this.#reason})`];
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      role: this.#role,
+      reason: this.#reason,
+      ready: this.#ready,
+      since: new Date(this.#since).toISOString(),
+      transitions: this.#transitions,
+      lastTransition: this.#last,
+      addresses: this.#o.addresses.map((a) => `${cidr(a.address)} dev ${a.dev}`),
+    };
+  }
+
+  /** The engine's callback. Readiness drops synchronously; the actions run in order. */
+  onRole(change: RoleChange): void {
+    this.#latest = change;
+    if (change.role !== "holder") {
+      this.#ready = false;
+      this.#stopLease();
+    }
+    this.#chain = this.#chain.then(() => this.#act(change));
+  }
+
+  /** Waits for every queued action (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
+  /** Re-installs NAT after a reload, when holding. */
+  async reinstallNat(): Promise<void> {
+    const run = async () => {
+      if (this.#role === "holder") await this.#o.nat.install();
+    };
+    const next = this.#chain.then(run);
+    this.#chain = next.catch(() => undefined);
+    await next;
+  }
+
+  /**
+   * Shutdown, first step: readiness false and the cluster-side address out at once, before
+   * the engine is stopped, so no new connection comes here while the peer takes over.
+   * From now on, a holder report is not acted on.
+   */
+  async beginHandover(): Promise<void> {
+    this.#stopping = true;
+    this.#ready = false;
+    this.#stopLease();
+    await this.#removeAddresses("cluster");
+  }
+
+  /** Removes everything a holder has (start-up clean-up after a crash, and shutdown). */
+  async release(): Promise<void> {
+    this.#ready = false;
+    this.#stopLease();
+    for (const t of this.#faultTimers) clearTimeout(t);
+    this.#faultTimers.clear();
+    await this.#chain;
+    await this.#letGo(true);
+  }
+
+  async #act(change: RoleChange): Promise<void> {
+    if (change !== this.#latest) return; // a newer change supersedes this one
+    const from = this.#role;
+    this.#role = change.role;
+    this.#reason = change.reason;
+    this.#since = Date.now();
+    let error: string | undefined;
+    try {
+      if (change.role === "holder") await this.#takeOver(change);
+      else await this.#letGo(false);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const t: Transition = {
+      from,
+      to: change.role,
+      reason: change.reason,
+      ms: Math.round(performance.now() - change.at),
+      ok: error === undefined,
+      ...(error !== undefined ? { error } : {}),
+    };
+    this.#transitions += 1;
+    this.#last = t;
+    this.#o.onTransition?.(t);
+    if (error !== undefined) {
+      this.#o.log("error", "role change failed", { ...t });
+      // a failed takeover that a newer report has already superseded needs no step-down
+      if (change.role === "holder" && change === this.#latest)
+        await this.#giveUp("takeover-failed");
+    } else {
+      this.#o.log(change.role === "holder" ? "info" : "warn", "role changed", { ...t });
+    }
+  }
+
+  async #takeOver(change: RoleChange): Promise<void> {
+    const { runner, election } = this.#o;
+    if (this.#stopping) return;
+    const egress = this.#o.addresses.filter((h) => h.side === "egress");
+    const cluster = this.#o.addresses.filter((h) => h.side === "cluster");
+    for (const h of egress) {
+      if (!election.managesAddresses) {
+        await runner.run(["ip", "address", "replace", cidr(h.address), "dev", h.dev, "nodad"]);
+      } else if (!(await this.#has(h))) {
+        // the engine has already moved on (its next report is on the way): nothing to undo
+        if (change !== this.#latest) return;
+        throw new Error(
+          `the election engine reported this replica as holder, but ${cidr(h.address)} is not on ${h.dev}`,
+        );
+      }
+    }
+    await this.#renewLease(egress);
+    await this.#o.nat.install();
+    if (change !== this.#latest || this.#stopping) return; // lost it meanwhile: the next action undoes
+    const lft = this.#lifetime();
+    for (const h of cluster) {
+      await runner.run([
+        "ip",
+        "address",
+        "replace",
+        cidr(h.address),
+        "dev",
+        h.dev,
+        "nodad",
+        "valid_lft",
+        lft,
+        "preferred_lft",
+        lft,
+      ]);
+      this.#announce(h);
+    }
+    if (change !== this.#latest || this.#stopping) return;
+    this.#ready = true;
+    this.#startLease();
+  }
+
+  /**
+   * Tells the cluster-side neighbours the address moved: gratuitous ARP, twice, a second
+   * apart (IPv6: the kernel sends an unsolicited neighbour advertisement itself when
+   * ndisc_notify is on, which prepare sets). Not awaited: readiness does not wait for it.
+   */
+  #announce(h: HeldAddress): void {
+    if (h.address.family !== 4) return;
+    this.#o.runner
+      .run(["arping", "-q", "-U", "-c", "2", "-I", h.dev, h.address.address], { okCodes: [0, 1] })
+      .catch((err: unknown) =>
+        this.#o.log("warn", "cannot announce the cluster-side address", {
+          address: h.address.address,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+  }
+
+  /** all: also the egress addresses the engine manages (start-up clean-up, shutdown) */
+  async #letGo(all: boolean): Promise<void> {
+    const errors: string[] = [];
+    const note = (err: unknown) => errors.push(err instanceof Error ? err.message : String(err));
+    await this.#removeAddresses("cluster").catch(note);
+    await this.#o.nat.remove().catch(note);
+    if (all || !this.#o.election.managesAddresses) {
+      await this.#removeAddresses("egress").catch(note);
+    }
+    if (errors.length > 0) throw new Error(errors.join("; "));
+  }
+
+  async #removeAddresses(side: HeldAddress["side"]): Promise<void> {
+    const errors: string[] = [];
+    for (const h of this.#o.addresses.filter((a) => a.side === side)) {
+      // "Cannot assign requested address": already gone (the engine removed it)
+      await this.#o.runner
+        .run(["ip", "address", "del", cidr(h.address), "dev", h.dev], { okCodes: [0, 2] })
+        .catch((err: unknown) => errors.push(err instanceof Error ? err.message : String(err)));
+    }
+    if (errors.length > 0) throw new Error(errors.join("; "));
+  }
+
+  async #has(h: HeldAddress): Promise<boolean> {
+    const r = await this.#o.runner.run(["ip", "-j", "address", "show", "dev", h.dev]);
+    const links = JSON.parse(r.stdout || "[]") as { addr_info?: { local?: string }[] }[];
+    return links.some((l) => (l.addr_info ?? []).some((a) => a.local === h.address.address));
+  }
+
+  #lifetime(): string {
+    return String(Math.ceil(this.#o.leaseSeconds));
+  }
+
+  async #renewLease(addresses: readonly HeldAddress[] = this.#o.addresses): Promise<void> {
+    const lft = this.#lifetime();
+    for (const h of addresses) {
+      // "change" never creates: if the address is gone, renewing fails instead of re-adding it
+      await this.#o.runner.run([
+        "ip",
+        "address",
+        "change",
+        cidr(h.address),
+        "dev",
+        h.dev,
+        "valid_lft",
+        lft,
+        "preferred_lft",
+        lft,
+      ]);
+    }
+  }
+
+  #startLease(): void {
+    this.#stopLease();
+    const every = Math.max(200, (this.#o.leaseSeconds * 1000) / 3);
+    const tick = () => {
+      this.#leaseTimer = undefined;
+      if (!this.#ready) return;
+      this.#renewLease().then(
+        () => {
+          if (this.#ready) this.#leaseTimer = setTimeout(tick, every);
+        },
+        (err: unknown) => {
+          if (!this.#ready) return;
+          const holding = this.#latest;
+          // The engine may have just given the role up (its report is on the way) and taken
+          // the address with it: wait for that report before calling the address lost.
+          this.#leaseTimer = setTimeout(() => {
+            this.#leaseTimer = undefined;
+            if (!this.#ready || this.#latest !== holding) return;
+            this.#renewLease().then(
+              () => {
+                if (this.#ready) this.#leaseTimer = setTimeout(tick, every);
+              },
+              () => {
+                if (!this.#ready || this.#latest !== holding) return;
+                this.#o.log("error", "source address lost while holding", {
+                  error: err instanceof Error ? err.message : String(err),
+                });
+                this.#ready = false;
+                void this.#giveUp("address-lost");
+              },
+            );
+          }, this.#o.lostGraceMs ?? 500);
+        },
+      );
+    };
+    this.#leaseTimer = setTimeout(tick, every);
+  }
+
+  #stopLease(): void {
+    if (this.#leaseTimer) clearTimeout(this.#leaseTimer);
+    this.#leaseTimer = undefined;
+  }
+
+  /** Steps down for a while, so the peer takes over; then becomes electable again. */
+  async #giveUp(reason: "takeover-failed" | "address-lost"): Promise<void> {
+    await this.#o.election.setFault(reason, true);
+    const t = setTimeout(() => {
+      this.#faultTimers.delete(t);
+      this.#o.election
+        .setFault(reason, false)
+        .catch((err: unknown) =>
+          this.#o.log("error", "cannot clear fault", { error: String(err) }),
+        );
+    }, this.#o.faultHoldMs ?? 5000);
+    this.#faultTimers.add(t);
+  }
+}

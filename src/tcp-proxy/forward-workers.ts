@@ -1,0 +1,212 @@
+// The main thread's handle on the forwarding worker threads: starts them, sends them rules
+// and pool states, relays their events and reports, restarts one that died, and collects
+// their statistics for the status page.
+import { Worker } from "node:worker_threads";
+import type { CloseReason } from "../observe/events.ts";
+import { channels } from "../observe/events.ts";
+import type { EngineStats } from "./forward-engine.ts";
+import type { ForwardOptions, ForwardRule } from "./forward-config.ts";
+import type { ForwardedChannel } from "./event-batch.ts";
+import { decodeEvents, forwardedChannels } from "./event-batch.ts";
+import type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
+
+type Request = ToWorker & { id: number };
+type RequestBody = Request extends infer R
+  ? R extends { id: number }
+    ? Omit<R, "id">
+    : never
+  : never;
+
+interface Slot {
+  worker: Worker | undefined;
+  pending: Map<number, { resolve: (m: FromWorker & { t: "reply" }) => void }>;
+  stats: EngineStats | undefined;
+  restarts: number;
+}
+
+const workerUrl = new URL("./worker-thread.ts", import.meta.url);
+
+export class ForwardWorkers {
+  readonly #data: WorkerData;
+  readonly #onReport: (key: string, address: string, error: string | undefined) => void;
+  readonly #slots: Slot[];
+  /** replayed to a restarted worker */
+  readonly #pools = new Map<string, ToWorker & { t: "pool" }>();
+  #rules: readonly ForwardRule[] = [];
+  #subscribed: readonly ForwardedChannel[] = [];
+  #nextId = 1;
+  #stopping = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    count: number,
+    options: ForwardOptions,
+    limit: SharedArrayBuffer,
+    onReport: (key: string, address: string, error: string | undefined) => void,
+  ) {
+    this.#data = { options, limit };
+    this.#onReport = onReport;
+    this.#slots = Array.from({ length: count }, () => ({
+      worker: undefined,
+      pending: new Map(),
+      stats: undefined,
+      restarts: 0,
+    }));
+  }
+
+  get count(): number {
+    return this.#slots.length;
+  }
+
+  get restarts(): number {
+    return this.#slots.reduce((n, s) => n + s.restarts, 0);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.#slots.map((s) => this.#spawn(s)));
+    this.#syncSubscriptions();
+    // Keep subscriptions and statistics current (status() must answer synchronously).
+    this.#timer = setInterval(() => {
+      this.#syncSubscriptions();
+      void this.refreshStats();
+    }, 1000);
+    this.#timer.unref();
+  }
+
+  async apply(rules: readonly ForwardRule[]): Promise<void> {
+    const previous = this.#rules;
+    this.#rules = rules;
+    const errors = await this.#all({ t: "apply", rules });
+    if (errors.length > 0) {
+      this.#rules = previous;
+      await this.#all({ t: "apply", rules: previous });
+      throw new Error(errors[0]);
+    }
+  }
+
+  pool(m: ToWorker & { t: "pool" }): void {
+    this.#pools.set(m.key, m);
+    for (const s of this.#slots) s.worker?.postMessage(m);
+  }
+
+  dropPool(key: string): void {
+    this.#pools.delete(key);
+    for (const s of this.#slots) s.worker?.postMessage({ t: "drop-pool", key } satisfies ToWorker);
+  }
+
+  async stopAccepting(): Promise<void> {
+    await this.#all({ t: "stop-accepting" });
+  }
+
+  async whenIdle(): Promise<void> {
+    await this.#all({ t: "when-idle" });
+  }
+
+  async closeAll(reason: CloseReason): Promise<void> {
+    await this.#all({ t: "close-all", reason });
+  }
+
+  async refreshStats(): Promise<void> {
+    await Promise.all(
+      this.#slots.map(async (s) => {
+        const r = await this.#request(s, { t: "stats" });
+        if (r?.stats) s.stats = r.stats;
+      }),
+    );
+  }
+
+  stats(): EngineStats[] {
+    return this.#slots.flatMap((s) => (s.stats ? [s.stats] : []));
+  }
+
+  async terminate(): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#timer);
+    await Promise.all(
+      this.#slots.map(async (s) => {
+        await s.worker?.terminate();
+      }),
+    );
+  }
+
+  #spawn(slot: Slot): Promise<void> {
+    const worker = new Worker(workerUrl, { workerData: this.#data });
+    slot.worker = worker;
+    worker.on("message", (m: FromWorker) => {
+      this.#receive(slot, m);
+    });
+    worker.on("error", () => undefined); // followed by "exit", handled there
+    worker.on("exit", () => {
+      for (const p of slot.pending.values()) {
+        p.resolve({ t: "reply", id: 0, error: "worker thread exited", stats: undefined });
+      }
+      slot.pending.clear();
+      slot.worker = undefined;
+      slot.stats = undefined;
+      if (this.#stopping) return;
+      // A worker died (a bug): its connections are gone, the others carry on. Replace it.
+      slot.restarts += 1;
+      setTimeout(() => {
+        if (!this.#stopping) void this.#spawn(slot).catch(() => undefined);
+      }, 1000).unref();
+    });
+    return new Promise<void>((resolve, reject) => {
+      worker.once("online", () => {
+        worker.postMessage({ t: "subscribe", channels: this.#subscribed } satisfies ToWorker);
+        for (const m of this.#pools.values()) worker.postMessage(m);
+        if (this.#rules.length === 0) {
+          resolve();
+          return;
+        }
+        void this.#request(slot, { t: "apply", rules: this.#rules }).then((r) => {
+          if (r?.error !== undefined) reject(new Error(r.error));
+          else resolve();
+        });
+      });
+      worker.once("exit", (code) => {
+        reject(new Error(`forwarding thread exited at start (code ${code})`));
+      });
+    });
+  }
+
+  #receive(slot: Slot, m: FromWorker): void {
+    switch (m.t) {
+      case "reply": {
+        const p = slot.pending.get(m.id);
+        slot.pending.delete(m.id);
+        p?.resolve(m);
+        break;
+      }
+      case "report":
+        this.#onReport(m.key, m.address, m.error);
+        break;
+      case "events":
+        for (const [name, event] of decodeEvents(m.batch)) channels[name].publish(event);
+        break;
+    }
+  }
+
+  #request(slot: Slot, body: RequestBody): Promise<(FromWorker & { t: "reply" }) | undefined> {
+    const w = slot.worker;
+    if (!w) return Promise.resolve(undefined);
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      slot.pending.set(id, { resolve });
+      w.postMessage({ ...body, id });
+    });
+  }
+
+  async #all(body: RequestBody): Promise<string[]> {
+    const replies = await Promise.all(this.#slots.map((s) => this.#request(s, body)));
+    return replies.flatMap((r) => (r?.error === undefined ? [] : [r.error]));
+  }
+
+  #syncSubscriptions(): void {
+    const wanted = forwardedChannels.filter((c) => channels[c].hasSubscribers);
+    if (wanted.join() === this.#subscribed.join()) return;
+    this.#subscribed = wanted;
+    for (const s of this.#slots) {
+      s.worker?.postMessage({ t: "subscribe", channels: wanted } satisfies ToWorker);
+    }
+  }
+}

@@ -1,0 +1,128 @@
+// Entry of a forwarding worker thread: one ForwardEngine on the same ports as the main
+// thread (SO_REUSEPORT: the kernel spreads new connections over the threads), with pools
+// mirrored from the main thread.
+import { parentPort, workerData } from "node:worker_threads";
+import { channels } from "../observe/events.ts";
+import { ConnectionLimit } from "./connection-limit.ts";
+import type { PoolSource } from "./forward-engine.ts";
+import { ForwardEngine } from "./forward-engine.ts";
+import { UpstreamPool } from "./upstream-pool.ts";
+import type { ForwardedChannel } from "./event-batch.ts";
+import { EventBatch } from "./event-batch.ts";
+import type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
+import type { UpstreamErrorKind } from "../observe/events.ts";
+
+const port = parentPort;
+if (port === null) throw new Error("worker-thread.ts runs as a worker thread only");
+const data = workerData as WorkerData;
+const { options } = data;
+
+const send = (m: FromWorker): void => {
+  port.postMessage(m);
+};
+
+const pools = new Map<string, UpstreamPool>();
+const empty = new Map<string, { kind: UpstreamErrorKind; message: string }>();
+
+const source: PoolSource = {
+  pool: (key) => pools.get(key),
+  emptyReason: (key) => empty.get(key) ?? { kind: "no-address", message: `${key}: no address` },
+  failed: (key, u) => {
+    send({ t: "report", key, address: u.address, error: u.lastError ?? "failed" });
+  },
+  succeeded: (key, u) => {
+    send({ t: "report", key, address: u.address, error: undefined });
+  },
+};
+
+const engine = new ForwardEngine(
+  options,
+  source,
+  new ConnectionLimit(options.maxConnections, data.limit),
+  true,
+);
+
+// Events: subscribe locally to what the main thread has subscribers for; send in batches.
+const batch = new EventBatch();
+let flushing = false;
+const flush = (): void => {
+  flushing = false;
+  if (batch.size === 0) return;
+  send({ t: "events", batch: batch.take() });
+};
+const forwarders = new Map<ForwardedChannel, (message: unknown) => void>();
+function subscribe(wanted: readonly ForwardedChannel[]): void {
+  for (const [name, fn] of forwarders) {
+    if (!wanted.includes(name)) {
+      channels[name].unsubscribe(fn);
+      forwarders.delete(name);
+    }
+  }
+  for (const name of wanted) {
+    if (forwarders.has(name)) continue;
+    const fn = (message: unknown): void => {
+      batch.add(name, message as object);
+      if (batch.size >= 256) flush();
+      else if (!flushing) {
+        flushing = true;
+        setTimeout(flush, 20).unref();
+      }
+    };
+    forwarders.set(name, fn);
+    channels[name].subscribe(fn);
+  }
+}
+
+function reply(id: number, work: Promise<unknown>): void {
+  work.then(
+    () => {
+      send({ t: "reply", id, error: undefined, stats: undefined });
+    },
+    (err: unknown) => {
+      send({
+        t: "reply",
+        id,
+        error: err instanceof Error ? err.message : String(err),
+        stats: undefined,
+      });
+    },
+  );
+}
+
+port.on("message", (m: ToWorker) => {
+  switch (m.t) {
+    case "apply":
+      reply(m.id, engine.apply(m.rules));
+      break;
+    case "pool": {
+      let pool = pools.get(m.key);
+      if (!pool) {
+        pool = new UpstreamPool(m.key, m.port, options.balance, options.healthCheck.intervalMs > 0);
+        pools.set(m.key, pool);
+      }
+      pool.applyStates(m.states);
+      empty.set(m.key, m.empty);
+      break;
+    }
+    case "drop-pool":
+      pools.delete(m.key);
+      empty.delete(m.key);
+      break;
+    case "subscribe":
+      subscribe(m.channels);
+      break;
+    case "stop-accepting":
+      reply(m.id, engine.stopAccepting());
+      break;
+    case "when-idle":
+      reply(m.id, engine.whenIdle());
+      break;
+    case "close-all":
+      engine.closeAll(m.reason);
+      reply(m.id, engine.whenIdle().then(flush));
+      break;
+    case "stats":
+      send({ t: "reply", id: m.id, error: undefined, stats: engine.stats() });
+      break;
+  }
+});

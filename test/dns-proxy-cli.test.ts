@@ -1,0 +1,182 @@
+// bin/egress-router as the OpenShift egress-dns-proxy image and as `egress-router dns-proxy`:
+// a real child process, real sockets, the daemon host around the service.
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { describe, it } from "node:test";
+import { startDnsmasq } from "./helpers/dnsmasq.ts";
+import { binPath, runCli } from "./helpers/run-cli.ts";
+import { connectTo, waitFor } from "./helpers/tcp-peers.ts";
+import { freeTcpPort, startBackend } from "./helpers/tcp-proxy-fixture.ts";
+
+interface Router {
+  readonly child: ChildProcess;
+  readonly lines: Record<string, unknown>[];
+  exit(): Promise<number | null>;
+}
+
+function startRouter(t: TestContext, args: string[], env: Record<string, string>): Router {
+  const child = spawn(binPath, args, {
+    env: { EGRESS_ADMIN_PORT: "0", EGRESS_LOG_FORMAT: "json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let buffered = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    buffered += d;
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    for (const p of parts) if (p.trim()) lines.push(JSON.parse(p) as Record<string, unknown>);
+  });
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  t.after(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    if (stderr) t.diagnostic(`router stderr: ${stderr}`);
+  });
+  return { child, lines, exit: () => exited };
+}
+
+async function roundTrip(t: TestContext, port: number, text: string): Promise<string> {
+  const c = await connectTo(t, port);
+  c.socket.end(text);
+  return (await c.received).toString();
+}
+
+describe("egress-router as the DNS proxy image", () => {
+  it("forwards, logs each connection with EGRESS_DNS_PROXY_DEBUG, and exits 0 on SIGTERM", async (t) => {
+    const backend = await startBackend(t, "127.0.0.2");
+    const port = await freeTcpPort();
+    const router = startRouter(t, [], {
+      EGRESS_DNS_PROXY_DESTINATION: `# the test backend\n${port} 127.0.0.2 ${backend.port}\n`,
+      EGRESS_DNS_PROXY_DEBUG: "1",
+    });
+    await waitFor(() => router.lines.some((l) => l["msg"] === "router ready"), 10_000, "ready");
+    assert.equal(await roundTrip(t, port, "hello"), "hello");
+    await waitFor(() => router.lines.some((l) => l["event"] === "connection-close"), 5000);
+    const close = router.lines.find((l) => l["event"] === "connection-close");
+    assert.equal(close?.["destination"], `127.0.0.2:${backend.port}`);
+    assert.equal(close?.["address"], "127.0.0.2");
+    assert.equal(close?.["bytes_from_client"], 5);
+    assert.equal(close?.["bytes_to_client"], 5);
+    assert.equal(close?.["end"], "done");
+    assert.ok(
+      router.lines.some((l) => l["event"] === "connection-open"),
+      "debug: open lines too",
+    );
+    router.child.kill("SIGTERM");
+    assert.equal(await router.exit(), 0);
+  });
+
+  it("refuses bad settings: the first problem on stderr's last line, exit 1", async () => {
+    const cases = [
+      [
+        "no rules",
+        { EGRESS_DNS_PROXY_DESTINATION: "" },
+        "Must specify EGRESS_DNS_PROXY_DESTINATION",
+      ],
+      [
+        "a protocol keyword",
+        { EGRESS_DNS_PROXY_DESTINATION: "80 tcp 203.0.113.7" },
+        "Bad destination '80 tcp 203.0.113.7'",
+      ],
+      [
+        "a port out of range",
+        { EGRESS_DNS_PROXY_DESTINATION: "80 203.0.113.7 70000" },
+        "Invalid port: 70000, must be in the range 1 to 65535",
+      ],
+      [
+        "a bad idle timeout",
+        {
+          EGRESS_DNS_PROXY_DESTINATION: "80 203.0.113.7",
+          EGRESS_DNS_PROXY_IDLE_TIMEOUT: "forever",
+        },
+        'EGRESS_DNS_PROXY_IDLE_TIMEOUT: Cannot use "forever": "forever" is not a duration or <port>=<duration>; write e.g. "1h" or "1h,5432=8h,6379=0" (0: never)',
+      ],
+    ] as const;
+    // Started together: each is a process start.
+    const results = await Promise.all(
+      cases.map(([, env]) => runCli([], { ...env, EGRESS_ADMIN_PORT: "0" })),
+    );
+    for (const [i, [name, , last]] of cases.entries()) {
+      assert.equal(results[i]?.code, 1, name);
+      assert.equal(results[i]?.stderr.trimEnd().split("\n").at(-1), last, name);
+    }
+  });
+});
+
+describe("egress-router dns-proxy", () => {
+  it("reloads the rules file: a new port opens, the old one keeps serving", async (t) => {
+    const backend = await startBackend(t, "127.0.0.2");
+    const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];
+    const dir = mkdtempSync(join(tmpdir(), "egress-dns-proxy-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "rules");
+    writeFileSync(file, `${p1} 127.0.0.2 ${backend.port}\n`);
+    const router = startRouter(t, ["dns-proxy", "--dns-proxy-destination-file", file], {});
+    await waitFor(() => router.lines.some((l) => l["msg"] === "router ready"), 10_000, "ready");
+    assert.equal(await roundTrip(t, p1, "one"), "one");
+    // Replace the file the way a ConfigMap update does: a new file renamed over it.
+    writeFileSync(
+      `${file}.new`,
+      `${p1} 127.0.0.2 ${backend.port}\n${p2} 127.0.0.2 ${backend.port}\n`,
+    );
+    renameSync(`${file}.new`, file);
+    await waitFor(
+      () => router.lines.some((l) => l["msg"] === "config applied" && l["trigger"] !== "start"),
+      10_000,
+      "reload",
+    );
+    assert.equal(await roundTrip(t, p2, "two"), "two");
+    assert.equal(await roundTrip(t, p1, "still one"), "still one");
+    // A bad file is rejected; the running rules stay.
+    writeFileSync(`${file}.new`, `${p1} tcp 127.0.0.2\n`);
+    renameSync(`${file}.new`, file);
+    await waitFor(
+      () => router.lines.some((l) => l["msg"] === "config reload rejected"),
+      10_000,
+      "rejection",
+    );
+    assert.equal(await roundTrip(t, p2, "kept"), "kept");
+    router.child.kill("SIGTERM");
+    assert.equal(await router.exit(), 0);
+  });
+
+  it("explain --resolve says what a port's name resolves to now, asking the proxy's servers", async (t) => {
+    const dns = await startDnsmasq(t, { "db.test.example": ["192.0.2.7", "192.0.2.8"] });
+    const rules = "5432 db.test.example\n6379 cache.test.example";
+    const env = { EGRESS_DNS_PROXY_DESTINATION: rules, EGRESS_DNS_PROXY_NAMESERVERS: dns.server };
+    const [found, missing] = await Promise.all([
+      runCli(["explain", "5432", "--resolve"], env),
+      runCli(["explain", "6379", "--resolve"], env),
+    ]);
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal(
+      found.stdout.split("\n")[1],
+      `dns-proxy: db.test.example resolves now to 192.0.2.7, 192.0.2.8 (TTL 1 s; prefer-ipv4; asked ${dns.server}); new connections use each in turn`,
+    );
+    assert.equal(
+      missing.stdout.split("\n")[1],
+      `dns-proxy: cache.test.example does not resolve now: cache.test.example: no such name (NXDOMAIN) (asked ${dns.server}); a running proxy keeps its last good answer for a while and retries`,
+    );
+  });
+
+  it("has real --help", async () => {
+    const r = await runCli(["dns-proxy", "--help"]);
+    assert.equal(r.code, 0);
+    for (const flag of [
+      "--dns-proxy-destination-file <path>",
+      "--dns-proxy-idle-timeout <value>",
+      "--dns-proxy-max-connections <value>",
+      "--dns-proxy-nameservers <value>",
+    ]) {
+      assert.ok(r.stdout.includes(flag), flag);
+    }
+  });
+});

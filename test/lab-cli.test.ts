@@ -1,0 +1,148 @@
+// `egress-router lab` through the real entry point: up, status, down, the demo, and the
+// one-line refusal without root.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { egressLinkUnsupportedReason, uniqueLabName } from "../src/lab/lab.ts";
+import { privileged, privilegedSkipReason } from "./helpers/privileged.ts";
+import { runCli } from "./helpers/run-cli.ts";
+
+const env = { PATH: process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+// generous: a busy shared host can slow a lab build a lot; this is no speed test
+const run = (args: string[], timeoutMs = 120_000) => runCli(args, env, { timeoutMs });
+
+describe("egress-router lab", privileged(), () => {
+  it("up, status, demo on the lab that is up, down", async (t) => {
+    const name = uniqueLabName("c");
+    t.after(() => run(["lab", "down", "--name", name]));
+    const up = await run(["lab", "up", "--name", name]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, new RegExp(`^lab "${name}" is up \\(\\d+\\.\\d s\\)\\n`));
+    assert.match(
+      up.stdout,
+      new RegExp(`^  router +erlab-${name}-router +eth0 192\\.0\\.2\\.2,`, "m"),
+    );
+
+    const list = await run(["lab", "status"]);
+    assert.match(list.stdout, new RegExp(`^${name} +up$`, "m"));
+    const one = await run(["lab", "status", "--name", name]);
+    assert.match(one.stdout, /\nfirewall since its last reset: 0 admitted, 0 rejected\n$/);
+
+    const again = await run(["lab", "up", "--name", name]);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      new RegExp(
+        `^lab: Cannot build the lab "${name}": it already exists \\(.*\\); run "egress-router lab down --name ${name}" first\\n$`,
+      ),
+    );
+
+    // the README's demo, on this lab: every redirect scenario, nothing leaked
+    const demo = await run(["lab", "demo", "--name", name, "--only", "redirect"], 300_000);
+    assert.equal(demo.stderr, "");
+    assert.equal(demo.code, 0, demo.stdout);
+    assert.match(demo.stdout, new RegExp(`^using the lab "${name}" that is up\\n`));
+    const rows = demo.stdout.split("\n").filter((l) => /^ {3}[✔✖] /.test(l));
+    assert.equal(rows.length, 17);
+    assert.ok(
+      rows.every((l) => l.startsWith("   ✔ ")),
+      rows.join("\n"),
+    );
+    assert.match(
+      demo.stdout,
+      /\n✔ 17 scenarios, all as expected\.\n {2}The firewall rejected no source/,
+    );
+    assert.match(
+      demo.stdout,
+      new RegExp(`\\nlab "${name}" left up: egress-router lab down --name ${name}\\n$`),
+    );
+
+    const down = await run(["lab", "down", "--name", name]);
+    assert.deepEqual([down.code, down.stdout], [0, `lab "${name}" removed\n`]);
+    const gone = await run(["lab", "status", "--name", name]);
+    assert.equal(gone.code, 1);
+  });
+
+  it(
+    "lab demo --interface ipvlan: every redirect scenario over an ipvlan egress interface",
+    { skip: egressLinkUnsupportedReason("ipvlan") ?? false },
+    async () => {
+      const name = uniqueLabName("i");
+      const demo = await runCli(
+        ["lab", "demo", "--name", name, "--interface", "ipvlan", "--only", "redirect"],
+        env,
+        { timeoutMs: 120_000 },
+      );
+      await runCli(["lab", "down", "--name", name], env); // in case it failed half-way
+      assert.equal(demo.stderr, "");
+      assert.equal(demo.code, 0, demo.stdout);
+      assert.match(
+        demo.stdout,
+        /^ {2}router +\S+ +eth0 192\.0\.2\.2, 2001:db8:1::2; ipvlan0 \(ipvlan\)/m,
+      );
+      assert.match(
+        demo.stdout,
+        /\n✔ 17 scenarios, all as expected\.\n {2}The firewall rejected no source/,
+      );
+      assert.match(demo.stdout, new RegExp(`\\nlab "${name}" removed\\n$`));
+    },
+  );
+
+  it("without root: one line, exit 1", async () => {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      // a real unprivileged user (nobody), not a simulated check
+      void import("node:child_process").then(({ spawn }) => {
+        const child = spawn("bin/egress-router", ["lab", "up"], { env, uid: 65534, gid: 65534 });
+        let stderr = "";
+        child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stderr }));
+      });
+    });
+    assert.equal(
+      r.stderr,
+      "lab: Cannot build the lab: not running as root; the lab creates network namespaces, run it as root (sudo)\n",
+    );
+    assert.equal(r.code, 1);
+  });
+});
+
+describe("egress-router lab --interface", () => {
+  it("names the types it knows, and refuses two flags that disagree", async () => {
+    const bad = await runCli(["lab", "up", "--interface", "bond"], env);
+    assert.deepEqual(
+      [bad.code, bad.stderr.split("\n")[0]],
+      [
+        2,
+        'egress-router lab: Cannot use --interface "bond": unknown interface type; use macvlan, ipvlan, veth',
+      ],
+    );
+    const both = await runCli(
+      ["lab", "up", "--interface", "ipvlan", "--egress-link", "macvlan"],
+      env,
+    );
+    assert.deepEqual(
+      [both.code, both.stderr.split("\n")[0]],
+      [
+        2,
+        'egress-router lab: Cannot use --interface "ipvlan" with --egress-link "macvlan": they name the same thing; give one',
+      ],
+    );
+  });
+
+  const noIpvlan = egressLinkUnsupportedReason("ipvlan");
+  it(
+    "on a kernel without ipvlan: one line saying so, and nothing left behind",
+    { skip: noIpvlan === undefined ? "this kernel has ipvlan" : (privilegedSkipReason() ?? false) },
+    async () => {
+      const name = uniqueLabName("n");
+      const r = await runCli(["lab", "up", "--name", name, "--interface", "ipvlan"], env);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `lab: Cannot build the lab "${name}" with an ipvlan egress interface: ${noIpvlan}; use --interface macvlan, or a kernel with ipvlan\n`,
+      );
+      const list = await runCli(["lab", "status"], env);
+      assert.doesNotMatch(list.stdout, new RegExp(`^${name} `, "m"));
+    },
+  );
+});
