@@ -42,6 +42,9 @@ const IDLE = Number(args["idle-connections"]);
 const TUNNELS = 8;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const began = performance.now();
+const progress = (what: string) =>
+  process.stderr.write(`bench: ${((performance.now() - began) / 1000).toFixed(0)} s: ${what}\n`);
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -373,7 +376,9 @@ async function main() {
   });
   const small = `http://127.0.0.1:${smallPort}/`;
   const big = `http://127.0.0.1:${bigPort}/`;
+  progress("starting the proxies");
   await Promise.all([waitForward(squidPort, small), waitForward(oursPort, small)]);
+  progress("both proxies answer");
   const proxies = [
     { name: "squid", port: squidPort, pid: squid.pid ?? 0 },
     { name: "ours", port: oursPort, pid: ours.pid ?? 0 },
@@ -390,7 +395,7 @@ async function main() {
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? proxies : [...proxies].reverse();
     for (const p of order) {
-      process.stderr.write(`bench: round ${r + 1}/${ROUNDS} ${p.name}\n`);
+      progress(`round ${r + 1}/${ROUNDS} ${p.name}`);
       samples[p.name].small.push(await wrk(p.pid, p.port, small, SECONDS));
       samples[p.name].big.push(await wrk(p.pid, p.port, big, SECONDS));
       samples[p.name].connect.push(await connectThroughput(p.pid, p.port, sourcePort, SECONDS));
@@ -399,12 +404,12 @@ async function main() {
   const rate = Math.max(100, Math.round(median(samples.squid.small.map((w) => w.rps)) / 2));
   const fixed: Record<Name, Awaited<ReturnType<typeof fixedRate>>> = {} as never;
   for (const p of proxies) {
-    process.stderr.write(`bench: fixed rate ${rate}/s ${p.name}\n`);
+    progress(`fixed rate ${rate}/s ${p.name}`);
     fixed[p.name] = await fixedRate(p.port, small, rate, SECONDS);
   }
   const idle: Record<Name, { before: number; rss: number; open: number }> = {} as never;
   for (const p of proxies) {
-    process.stderr.write(`bench: ${IDLE} idle connections ${p.name}\n`);
+    progress(`${IDLE} idle connections ${p.name}`);
     idle[p.name] = await rssWithIdle(p.pid, p.port, IDLE);
   }
 
@@ -480,6 +485,7 @@ async function main() {
     ...rows.slice(1).map(line),
   ].join("\n");
   process.stdout.write(`${out}\n`);
+  progress("done");
   if (args.json)
     writeFileSync(
       args.json,
