@@ -437,7 +437,6 @@ async function main() {
     ratio(ou, sq),
     bar,
   ];
-  const perConn = (x: { before: number; rss: number }) => ((x.rss - x.before) * 1024) / IDLE;
   const rows: string[][] = [
     ["metric", "Squid 5", "egress-router", "ratio", "bar"],
     row("small bodies, requests/s", S.smallRps, O.smallRps, f0, ">= 2x"),
@@ -471,7 +470,6 @@ async function main() {
     row("RSS idle at start, MiB", rssIdle.squid, rssIdle.ours, f1, "report"),
     row("RSS idle after the load, MiB", idle.squid.before, idle.ours.before, f1, "report"),
     row(`RSS with ${IDLE} idle conns, MiB`, idle.squid.rss, idle.ours.rss, f1, "report"),
-    row("RSS per idle conn, KiB", perConn(idle.squid), perConn(idle.ours), f1, "report"),
     [`idle conns still open (of ${IDLE})`, String(idle.squid.open), String(idle.ours.open), "", ""],
     ["errors (non-2xx, read errors)", String(S.errors), String(O.errors), "", ""],
   ];
