@@ -217,7 +217,9 @@ export function workerService(s: HttpProxySettings, initial: HttpPolicy): Servic
     },
     status() {
       const current = workers.filter((w) => w.generation === generation).map((w) => w.stats);
-      const up = workers.length > 0 && workers.every((w) => w.listening);
+      // The port is served while any worker listens: the kernel gives a dead worker's
+      // share of new connections to the others. Readiness must not flap during a restart.
+      const up = workers.some((w) => w.listening);
       return statusOf(s, port, up, policy, current, {
         workers: workers.length,
         workersListening: workers.filter((w) => w.listening).length,

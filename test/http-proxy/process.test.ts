@@ -154,6 +154,30 @@ describe("the proxy process", () => {
     }
   });
 
+  it("workers do not outlive a primary that was killed (no orphan keeps the port)", async (t) => {
+    const p = await startProxyProcess(t, {
+      EGRESS_HTTP_PROXY_DESTINATION: "127.0.0.0/8",
+      EGRESS_HTTP_PROXY_WORKERS: "2",
+    });
+    await p.ready();
+    const workers = readFileSync(`/proc/${p.child.pid}/task/${p.child.pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    assert.equal(workers.length, 2);
+    p.child.kill("SIGKILL");
+    await p.exited;
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor("the workers to exit", () => (workers.some(alive) ? undefined : true));
+  });
+
   it("audit mode from its variable: allowed, logged with audit true", async (t) => {
     const origin = await startOrigin(t);
     const p = await startProxyProcess(t, {
