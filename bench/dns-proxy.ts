@@ -377,6 +377,14 @@ async function main(): Promise<void> {
   inNs("sysctl", ["-q", "-w", "net.ipv4.ip_local_port_range=20000 65000"]);
   inNs("sysctl", ["-q", "-w", "net.ipv4.tcp_tw_reuse=1"]);
   inNs("sysctl", ["-q", "-w", "net.core.somaxconn=4096"]);
+  // Kernel NAT tracks every connection; closed ones linger in TIME_WAIT for 2 minutes and,
+  // at thousands a second, fill the table (then new connections are dropped). This
+  // namespace's own setting, so NAT is measured as a router would run it after tuning.
+  try {
+    inNs("sysctl", ["-q", "-w", "net.netfilter.nf_conntrack_tcp_timeout_time_wait=1"]);
+  } catch {
+    process.stderr.write("bench: conntrack not loaded yet; NAT rounds may hit a full table\n");
+  }
 
   const httpCfg = join(work, "backend.cfg");
   writeFileSync(httpCfg, httpBackendConfig);
@@ -458,23 +466,29 @@ async function main(): Promise<void> {
     }
   }
 
-  // Idle memory: both proxies restarted with room for the connections.
+  // Idle memory: both proxies restarted with room for the connections. HAProxy wants two
+  // descriptors per connection and a few more under the hard limit, or it does not start.
   const limit = Number(sh("sh", ["-c", "ulimit -Hn"]).trim());
-  const idle = Math.min(Number(args.idle ?? 10_000), Math.floor((limit - 200) / 2));
-  await Promise.all([stop(haproxy.child), stop(ours.child), stop(quiet.child)]);
-  haproxy = await startHaproxy(idle + 100);
-  ours = await startEgressRouter(idle + 100);
-  await new Promise((r) => setTimeout(r, 1000));
-  process.stderr.write(`idle memory with ${idle} connections (fd limit ${limit})\n`);
-  record("RSS MiB, no connections", "egress-router", rssKiB(ours.pid) / 1024);
-  record("RSS MiB, no connections", "haproxy", rssKiB(haproxy.pid) / 1024);
-  for (const [c, run] of [
-    ["egress-router", ours],
-    ["haproxy", haproxy],
-  ] as const) {
-    const m = await idleMemory(run, ports[c].banner, idle);
-    record(`RSS MiB with ${idle} idle connections`, c, m.mib);
-    record("RSS KiB per idle connection", c, m.perConnectionKiB);
+  const idle = Math.min(Number(args.idle ?? 10_000), Math.floor((limit - 300) / 2) - 100);
+  try {
+    await Promise.all([stop(haproxy.child), stop(ours.child), stop(quiet.child)]);
+    haproxy = await startHaproxy(idle + 50);
+    ours = await startEgressRouter(idle + 50);
+    await new Promise((r) => setTimeout(r, 1000));
+    process.stderr.write(`idle memory with ${idle} connections (fd limit ${limit})\n`);
+    record("RSS MiB, no connections", "egress-router", rssKiB(ours.pid) / 1024);
+    record("RSS MiB, no connections", "haproxy", rssKiB(haproxy.pid) / 1024);
+    for (const [c, run] of [
+      ["egress-router", ours],
+      ["haproxy", haproxy],
+    ] as const) {
+      const m = await idleMemory(run, ports[c].banner, idle);
+      record(`RSS MiB with ${idle} idle connections`, c, m.mib);
+      record("RSS KiB per idle connection", c, m.perConnectionKiB);
+    }
+  } catch (err) {
+    // The other measurements stand; say what is missing.
+    process.stderr.write(`bench: idle memory not measured: ${(err as Error).message}\n`);
   }
 
   const table = [

@@ -62,6 +62,11 @@ export class ForwardWorkers {
     return this.#slots.reduce((n, s) => n + s.restarts, 0);
   }
 
+  /** The worker threads (undefined while one is being replaced), for diagnostics and tests. */
+  get threads(): readonly (Worker | undefined)[] {
+    return this.#slots.map((s) => s.worker);
+  }
+
   async start(): Promise<void> {
     await Promise.all(this.#slots.map((s) => this.#spawn(s)));
     this.#syncSubscriptions();
@@ -158,9 +163,15 @@ export class ForwardWorkers {
           resolve();
           return;
         }
-        void this.#request(slot, { t: "apply", rules: this.#rules }).then((r) => {
-          if (r?.error !== undefined) reject(new Error(r.error));
-          else resolve();
+        void this.#request(slot, { t: "apply", rules: this.#rules }).then(async (r) => {
+          if (r?.error !== undefined) {
+            reject(new Error(r.error));
+            return;
+          }
+          // Listening again: let the status (readiness) see it now, not at the next refresh.
+          const stats = await this.#request(slot, { t: "stats" });
+          if (stats?.stats) slot.stats = stats.stats;
+          resolve();
         });
       });
       worker.once("exit", (code) => {
