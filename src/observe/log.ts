@@ -14,6 +14,7 @@ import type {
   UpstreamErrorEvent,
 } from "./events.ts";
 import { channels } from "./events.ts";
+import { createLineWriter } from "./line-writer.ts";
 import { redact } from "./redact.ts";
 
 export type { Logger } from "pino";
@@ -51,6 +52,7 @@ export const logFields = {
   drain_seconds: "Graceful shutdown: how long open connections may take to finish.",
   url: "Where the admin server listens.",
   version: "Version of the router.",
+  dropped: "How many log lines were dropped because stdout did not take them (a stuck log reader).",
   change:
     "Redirect mode: what network set-up changed (address, route, kernel setting, announcement).",
 } as const;
@@ -84,6 +86,8 @@ export const logMessages = {
     "Redirect mode's network set-up changed something; `change` says what. Nothing is logged when all was in place.",
   "redirect warning":
     "Redirect mode: something the operator should know that does not stop the router (`error`).",
+  "log lines dropped":
+    "Stdout did not take log lines for a while and more than 8 MiB waited; `dropped` says how many lines were lost. Routing was not held up.",
   "unexpected error": "A bug: an error nothing else handled. The router keeps running when it can.",
 } as const;
 
@@ -118,23 +122,31 @@ function clean(v: unknown): unknown {
   return v;
 }
 
+/**
+ * A logger writing JSON lines (or text) to stdout in batches (line-writer.ts), or to
+ * `options.destination`. Every thread that logs makes its own; lines of different threads
+ * never interleave. Fields are only the catalogued ones and their strings are already
+ * redacted by `fields`, so pino's own path redaction (costly per line) is not used.
+ */
 export function createLogger(options: LogOptions): Logger {
-  const out = options.destination ?? pino.destination({ fd: 1, sync: true });
+  const out =
+    options.destination ??
+    createLineWriter({
+      onDropped: (count) => {
+        logEvent(logger, "warn", "log lines dropped", { dropped: count });
+      },
+    });
   const stream = options.format === "text" ? textStream(out, options.colour ?? false) : out;
-  return pino(
+  const logger: Logger = pino(
     {
       level: options.level,
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      // Belt and braces: nothing of ours logs headers, but if anything ever does.
-      redact: {
-        paths: ["*.authorization", '*["proxy-authorization"]', "*.cookie", "*.password"],
-        censor: "[redacted]",
-      },
     },
     stream,
   );
+  return logger;
 }
 
 const levelColour: Record<string, string> = {
