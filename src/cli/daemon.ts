@@ -14,12 +14,12 @@ import type { ConfigProblem } from "../config/config-error.ts";
 import { ConfigError } from "../config/config-error.ts";
 import type { Env, Flags } from "../config/read-setting.ts";
 import { fileEnvName, readSetting } from "../config/read-setting.ts";
-import { trackActivity } from "../observe/activity.ts";
+import { mergeActivity, trackActivity } from "../observe/activity.ts";
 import type { AdminServer } from "../observe/admin-server.ts";
 import { shuttingDown, startAdminServer } from "../observe/admin-server.ts";
 import type { ReloadResult, ReloadTrigger } from "../observe/events.ts";
 import { publishReload } from "../observe/events.ts";
-import type { Logger, LogFormat } from "../observe/log.ts";
+import type { Logger, LogFormat, LogOptions } from "../observe/log.ts";
 import { createLogger, logEvent, subscribeLogs } from "../observe/log.ts";
 import { createMetrics } from "../observe/metrics.ts";
 import type { Service } from "../observe/service.ts";
@@ -189,13 +189,14 @@ export async function startDaemon<C>(
   const flags = options.flags ?? {};
   const isTty = options.logDestination === undefined && process.stdout.isTTY === true;
   const ds = readDaemonSettings(env, flags, isTty);
-  const logger = createLogger({
+  const logOptions: LogOptions = {
     format: ds.format,
     level: ds.level,
     dnsProxyDebug: ds.dnsProxyDebug,
     colour: isTty,
     ...(options.logDestination ? { destination: options.logDestination } : {}),
-  });
+  };
+  const logger = createLogger(logOptions);
   const unsubscribeLogs = subscribeLogs(logger, { dnsProxyDebug: ds.dnsProxyDebug });
   const metrics = createMetrics({ version, mode: definition.mode });
   const activity = trackActivity();
@@ -251,7 +252,9 @@ export async function startDaemon<C>(
         lastReloadOk,
       },
       service: service?.status(),
-      activity: activity.snapshot(),
+      activity: service?.threadActivity
+        ? mergeActivity([activity.snapshot(), ...service.threadActivity()])
+        : activity.snapshot(),
     };
   };
 
@@ -352,7 +355,7 @@ export async function startDaemon<C>(
           statusJson: snapshot,
           metrics: async () => ({
             contentType: metrics.registry.contentType,
-            body: await metrics.registry.metrics(),
+            body: await metrics.render((await service?.threadMetrics?.()) ?? []),
           }),
           page: () => page(snapshot()),
           fragment: () => fragment(snapshot()),
@@ -400,7 +403,7 @@ export async function startDaemon<C>(
 
     if (options.prepare) await options.prepare();
     setupDone = true;
-    service = definition.create(config);
+    service = definition.create(config, { log: logOptions });
     await service.start();
     started = true;
     appliedAt = new Date();

@@ -311,6 +311,7 @@ export class ClientConnection {
 
   finalClose(): void {
     if (!this.ctx.connections.delete(this)) return;
+    this.ctx.connectionCount.closed();
     if (channels.connectionClose.hasSubscribers) {
       const r = this.last ?? this.active;
       publishConnectionClose({

@@ -4,6 +4,7 @@ import type { Resolver } from "../net/resolver.ts";
 import type { HttpRule } from "../config/types.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import type { ClientConnection } from "./client-connection.ts";
+import type { ConnectionCount } from "./connection-count.ts";
 import type { UpstreamPool } from "./upstream-pool.ts";
 
 export interface HttpProxyOptions {
@@ -21,8 +22,10 @@ export interface HttpProxyOptions {
   readonly keepAliveTimeoutMs: number;
   /** no byte moving during a request, a response or a tunnel: 408/504 or close */
   readonly idleTimeoutMs: number;
-  /** client connections open at once (this process); more get 503 */
+  /** client connections open at once (counted by `connectionCount`); more get 503 */
   readonly maxConnections: number;
+  /** where open connections are counted: shared by all threads of the proxy; default this one's */
+  readonly connectionCount?: ConnectionCount;
   /** request line and headers together, bytes; more gets 431 */
   readonly maxHeaderBytes: number;
   /** the pseudonym in our Via header; a request already carrying it is a loop (508) */
@@ -45,6 +48,7 @@ export interface ProxyContext {
   policy: PolicyState;
   readonly pool: UpstreamPool;
   readonly connections: Set<ClientConnection>;
+  readonly connectionCount: ConnectionCount;
   /** milliseconds, refreshed by the sweeper each second: cheap timestamps for timeouts */
   clock: number;
   draining: boolean;

@@ -4,6 +4,7 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import { ClientConnection } from "./client-connection.ts";
+import { localConnectionCount } from "./connection-count.ts";
 import {
   newPolicyState,
   type HttpProxyOptions,
@@ -58,6 +59,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     policy: newPolicyState(options.policy, generation),
     pool: new UpstreamPool(),
     connections: new Set(),
+    connectionCount: options.connectionCount ?? localConnectionCount(),
     clock: Date.now(),
     draining: false,
     totals: { requests: 0, tunnels: 0, denied: 0, audited: 0, rejected: 0 },
@@ -70,7 +72,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       socket.destroy();
       return;
     }
-    if (ctx.connections.size >= options.maxConnections) {
+    if (!ctx.connectionCount.tryOpen(options.maxConnections)) {
       refuseOverLimit(socket, options.maxConnections, refused);
       return;
     }

@@ -181,3 +181,51 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
     },
   };
 }
+
+/**
+ * Several threads' activity as one (a data path on threads of its own tracks its activity
+ * there): the latest entries of all, within the same bounds as one tracker's.
+ */
+export function mergeActivity(
+  snapshots: readonly ActivitySnapshot[],
+  limits: ActivityLimits = defaults,
+): ActivitySnapshot {
+  const [first] = snapshots;
+  if (snapshots.length === 1 && first !== undefined) return first;
+  const newestFirst = (a: { at: string }, b: { at: string }) =>
+    a.at < b.at ? 1 : a.at > b.at ? -1 : 0;
+  const byListener: Record<string, number> = {};
+  const names = new Map<string, NameEntry>();
+  let total = 0;
+  for (const s of snapshots) {
+    total += s.openConnections.total;
+    for (const [k, n] of Object.entries(s.openConnections.byListener))
+      byListener[k] = (byListener[k] ?? 0) + n;
+    for (const n of s.names) {
+      const seen = names.get(n.name);
+      if (seen === undefined || seen.at < n.at) names.set(n.name, n);
+    }
+  }
+  return {
+    denials: snapshots
+      .flatMap((s) => s.denials)
+      .sort(newestFirst)
+      .slice(0, limits.denials),
+    openConnections: {
+      total,
+      byListener,
+      oldest: snapshots
+        .flatMap((s) => s.openConnections.oldest)
+        .sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0))
+        .slice(0, limits.listed),
+    },
+    names: [...names.values()]
+      .sort(newestFirst)
+      .slice(0, limits.names)
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    reloads: snapshots
+      .flatMap((s) => s.reloads)
+      .sort(newestFirst)
+      .slice(0, limits.reloads),
+  };
+}

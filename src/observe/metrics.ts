@@ -1,8 +1,18 @@
 // Every metric the router exports, declared in one place (docs/metrics.md mirrors this
 // file; a test keeps both in sync). Labels come from closed sets or the configured
 // listeners only — never a host name, an address or a client. Call sites are the event
-// subscribers below; the data path only publishes events.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+// subscribers below; the data path only publishes events. A data path running on threads of
+// its own counts there (createThreadMetrics), and the host adds those counts to its own when
+// it renders the exposition text (Metrics.render).
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+} from "prom-client";
+import type { MetricObjectWithValues, MetricValue } from "prom-client";
 import type {
   ConnectLatencyEvent,
   ConnectionCloseEvent,
@@ -41,35 +51,29 @@ export interface Metrics {
   readonly registry: Registry;
   setReady(ready: boolean): void;
   setDraining(draining: boolean): void;
+  /**
+   * The exposition text: this registry's metrics with other threads' counts added (each
+   * thread's `getMetricsAsJSON()`; counters, gauges and histogram buckets are summed).
+   */
+  render(threads?: readonly MetricsJson[]): Promise<string>;
   close(): void;
 }
+
+/** The data-path metrics of one thread that runs a data path (no process or host metrics). */
+export interface ThreadMetrics {
+  readonly registry: Registry;
+  close(): void;
+}
+
+/** What `Registry.getMetricsAsJSON()` gives: plain data that can be posted between threads. */
+export type MetricsJson = readonly MetricObjectWithValues<MetricValue<string>>[];
 
 const connectBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** Creates a registry with every metric and subscribes it to the data path's events. */
-export function createMetrics(info: { version: string; mode: string }): Metrics {
-  const registry = new Registry();
+/** Registers the data path's metrics in `registry` and subscribes them; returns the unsubscribe. */
+function countDataPath(registry: Registry): () => void {
   const registers = [registry];
-  collectDefaultMetrics({ register: registry });
-
-  const buildInfo = new Gauge({
-    name: "egress_router_build_info",
-    help: "Always 1; the labels say which version runs in which mode.",
-    labelNames: ["version", "mode"],
-    registers,
-  });
-  buildInfo.set(info, 1);
-  const ready = new Gauge({
-    name: "egress_router_ready",
-    help: "1 when network set-up is done and every listener is up (what /readyz answers).",
-    registers,
-  });
-  const draining = new Gauge({
-    name: "egress_router_draining",
-    help: "1 from the shutdown signal until the process exits.",
-    registers,
-  });
   const opened = new Counter({
     name: "egress_router_connections_opened_total",
     help: "Client connections accepted, by mode and listener (port).",
@@ -115,23 +119,6 @@ export function createMetrics(info: { version: string; mode: string }): Metrics 
   const staleAnswers = new Counter({
     name: "egress_router_dns_stale_answers_total",
     help: "Failed re-resolutions where the last good addresses stayed in use.",
-    registers,
-  });
-  const reloads = new Counter({
-    name: "egress_router_config_reloads_total",
-    help: "Configuration reloads by result (applied, rejected, unchanged, restart-needed).",
-    labelNames: ["result"],
-    registers,
-  });
-  const lastReloadOk = new Gauge({
-    name: "egress_router_config_last_reload_successful",
-    help: "1 when the last reload was applied (or nothing was tried since start), 0 after a rejection.",
-    registers,
-  });
-  lastReloadOk.set(1);
-  const lastApplied = new Gauge({
-    name: "egress_router_config_last_applied_timestamp_seconds",
-    help: "Unix time the serving configuration was applied.",
     registers,
   });
   const connectSeconds = new Histogram({
@@ -191,17 +178,6 @@ export function createMetrics(info: { version: string; mode: string }): Metrics 
       },
     ],
     [
-      channels.reload,
-      (m: unknown) => {
-        const e = m as ReloadEvent;
-        reloads.inc({ result: e.result });
-        if (e.result === "applied") {
-          lastReloadOk.set(1);
-          lastApplied.set(Date.now() / 1000);
-        } else if (e.result === "rejected") lastReloadOk.set(0);
-      },
-    ],
-    [
       channels.connectLatency,
       (m: unknown) => {
         const e = m as ConnectLatencyEvent;
@@ -220,13 +196,86 @@ export function createMetrics(info: { version: string; mode: string }): Metrics 
     ],
   ] as const;
   for (const [ch, fn] of subs) ch.subscribe(fn);
+  return () => {
+    for (const [ch, fn] of subs) ch.unsubscribe(fn);
+  };
+}
+
+/** A registry for a data-path thread: its counts, to be added to the host's (Metrics.render). */
+export function createThreadMetrics(): ThreadMetrics {
+  const registry = new Registry();
+  const unsubscribe = countDataPath(registry);
+  return { registry, close: unsubscribe };
+}
+
+/** Creates a registry with every metric and subscribes it to the data path's events. */
+export function createMetrics(info: { version: string; mode: string }): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  const buildInfo = new Gauge({
+    name: "egress_router_build_info",
+    help: "Always 1; the labels say which version runs in which mode.",
+    labelNames: ["version", "mode"],
+    registers,
+  });
+  buildInfo.set(info, 1);
+  const ready = new Gauge({
+    name: "egress_router_ready",
+    help: "1 when network set-up is done and every listener is up (what /readyz answers).",
+    registers,
+  });
+  const draining = new Gauge({
+    name: "egress_router_draining",
+    help: "1 from the shutdown signal until the process exits.",
+    registers,
+  });
+  const stopCounting = countDataPath(registry);
+  const reloads = new Counter({
+    name: "egress_router_config_reloads_total",
+    help: "Configuration reloads by result (applied, rejected, unchanged, restart-needed).",
+    labelNames: ["result"],
+    registers,
+  });
+  const lastReloadOk = new Gauge({
+    name: "egress_router_config_last_reload_successful",
+    help: "1 when the last reload was applied (or nothing was tried since start), 0 after a rejection.",
+    registers,
+  });
+  lastReloadOk.set(1);
+  const lastApplied = new Gauge({
+    name: "egress_router_config_last_applied_timestamp_seconds",
+    help: "Unix time the serving configuration was applied.",
+    registers,
+  });
+
+  const onReload = (m: unknown) => {
+    const e = m as ReloadEvent;
+    reloads.inc({ result: e.result });
+    if (e.result === "applied") {
+      lastReloadOk.set(1);
+      lastApplied.set(Date.now() / 1000);
+    } else if (e.result === "rejected") lastReloadOk.set(0);
+  };
+  channels.reload.subscribe(onReload);
 
   return {
     registry,
     setReady: (r) => ready.set(r ? 1 : 0),
     setDraining: (d) => draining.set(d ? 1 : 0),
+    async render(threads = []) {
+      if (threads.length === 0) return registry.metrics();
+      // Only this thread has the process metrics; one of them is marked "omit" for cluster
+      // aggregation, which would drop it even with a single source.
+      const own = (await registry.getMetricsAsJSON()).map((m) =>
+        m.aggregator === "omit" ? { ...m, aggregator: "first" as const } : m,
+      );
+      return AggregatorRegistry.aggregate([own, ...threads] as object[]).metrics();
+    },
     close() {
-      for (const [ch, fn] of subs) ch.unsubscribe(fn);
+      stopCounting();
+      channels.reload.unsubscribe(onReload);
     },
   };
 }

@@ -1,9 +1,9 @@
 // The HTTP proxy as a Service of the daemon host: with one worker, the proxy runs in this
-// process; with more, http-proxy-workers.ts runs one process per CPU.
+// thread; with more, http-proxy-workers.ts runs one worker thread per CPU.
 import type { HttpProxySettings } from "../config/http-proxy-settings.ts";
 import { createHttpProxy, type HttpProxy } from "../http-proxy/proxy-server.ts";
 import { createResolver } from "../net/resolver.ts";
-import type { Service } from "../observe/service.ts";
+import type { Service, ServiceHost } from "../observe/service.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import { listenProblem, newViaToken, statusOf } from "./http-proxy-status.ts";
 import { workerService } from "./http-proxy-workers.ts";
@@ -63,6 +63,7 @@ function inProcessService(s: HttpProxySettings, initial: HttpPolicy): Service<Ht
 export function createHttpProxyService(
   s: HttpProxySettings,
   policy: HttpPolicy,
+  host?: ServiceHost,
 ): Service<HttpPolicy> {
-  return s.workers <= 1 ? inProcessService(s, policy) : workerService(s, policy);
+  return s.workers <= 1 ? inProcessService(s, policy) : workerService(s, policy, host);
 }

@@ -1,56 +1,90 @@
-// The HTTP proxy on every core: one worker process per CPU, each listening on the same port
-// with SO_REUSEPORT (the kernel spreads connections). Every policy goes to all of them;
-// their events are relayed to this process's observers; their counters are summed for
-// status(); a worker that dies is replaced; stop() drains them all.
-import { fork, type ChildProcess } from "node:child_process";
-import diagnostics_channel from "node:diagnostics_channel";
-import { fileURLToPath } from "node:url";
+// The HTTP proxy on every core: one worker thread per CPU, each with its own event loop and
+// its own listening socket on the same port (SO_REUSEPORT: the kernel spreads connections).
+// Threads rather than processes: one runtime instead of one per worker, and no worker can
+// outlive the router. Each thread logs, counts and tracks its own data path; this thread
+// sends every policy to all of them, sums their reports for status(), adds their metrics to
+// the host's on each scrape, replaces a worker that died, and drains them all on stop().
+import { AggregatorRegistry } from "prom-client";
+import { Worker as Thread } from "node:worker_threads";
 import type { HttpProxySettings } from "../config/http-proxy-settings.ts";
+import { connectionCountBytes, releaseThreadConnections } from "../http-proxy/connection-count.ts";
 import type { ProxyStats } from "../http-proxy/proxy-server.ts";
-import type { Service } from "../observe/service.ts";
+import type { ActivitySnapshot } from "../observe/activity.ts";
+import type { MetricsJson } from "../observe/metrics.ts";
+import type { Service, ServiceHost } from "../observe/service.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import { listenProblem, newViaToken, statusOf, zeroStats } from "./http-proxy-status.ts";
-import {
-  relayableChannels,
-  type FromWorker,
-  type ToWorker,
-  type WorkerPolicy,
+import type {
+  FromWorker,
+  ToWorker,
+  WorkerData,
+  WorkerPolicy,
+  WorkerReport,
 } from "./worker-protocol.ts";
 
-const workerFile = fileURLToPath(new URL("./http-proxy-worker.ts", import.meta.url));
+const workerUrl = new URL("./http-proxy-worker.ts", import.meta.url);
 /** a worker that does not answer a command in this long is considered broken */
 const COMMAND_TIMEOUT_MS = 10_000;
+/** a scrape does not wait longer than this for a worker's metrics (its last report serves) */
+const METRICS_TIMEOUT_MS = 2_000;
 const RESTART_DELAY_MS = 1_000;
 
-const relayChannels = new Map<string, diagnostics_channel.Channel>();
-function relayChannel(name: string): diagnostics_channel.Channel {
-  let ch = relayChannels.get(name);
-  if (ch === undefined) {
-    ch = diagnostics_channel.channel(`egress-router:${name}`);
-    relayChannels.set(name, ch);
-  }
-  return ch;
+interface Waiter {
+  match(m: FromWorker): boolean;
+  fail(err: Error): void;
 }
 
-interface Worker {
+interface Slot {
   readonly index: number;
-  child: ChildProcess;
-  stats: ProxyStats;
-  generation: number;
+  readonly thread: Thread;
+  exited: boolean;
   listening: boolean;
   stopping: boolean;
-  waiters: ((m: FromWorker) => boolean)[];
+  /** it ended unexpectedly and what it counted moved to the retired totals */
+  retired: boolean;
+  /** the latest report (every second, and the last one when it stopped) */
+  report: WorkerReport | undefined;
+  waiters: Waiter[];
 }
 
-/** One worker process per CPU, sharing the port. */
-export function workerService(s: HttpProxySettings, initial: HttpPolicy): Service<HttpPolicy> {
+/** The service, and (for tests) its threads as they are now. */
+export type WorkerService = Service<HttpPolicy> & { readonly threads: readonly Thread[] };
+
+/** A report's gauges (connections open now) mean nothing once its thread is gone. */
+function withoutGauges(m: MetricsJson): MetricsJson {
+  return m.map((x) => (String(x.type) === "gauge" ? { ...x, values: [] } : x));
+}
+
+/** Without a host (tests): JSON lines on stdout at info level. */
+const defaultHost: ServiceHost = {
+  log: { format: "json", level: "info", dnsProxyDebug: false },
+};
+
+/** One worker thread per CPU, sharing the port. */
+export function workerService(
+  s: HttpProxySettings,
+  initial: HttpPolicy,
+  host: ServiceHost = defaultHost,
+): WorkerService {
   let policy = initial;
   let generation = 1;
   let port = s.port;
   let stopping = false;
   let restarts = 0;
+  let nextRequest = 1;
   const viaToken = newViaToken();
-  const workers: Worker[] = [];
+  const connections = new SharedArrayBuffer(connectionCountBytes(s.workers));
+  const slots: Slot[] = [];
+  const { destination, ...log } = host.log;
+  const data: Omit<WorkerData, "index"> = {
+    settings: s,
+    log: { ...log, relayLines: destination !== undefined },
+    viaToken,
+    connections,
+  };
+  /** what workers that died had counted: their metrics (gauges dropped) and totals */
+  let retiredMetrics: Promise<MetricsJson | undefined> = Promise.resolve(undefined);
+  let retiredStats: ProxyStats | undefined;
 
   const workerPolicy = (): WorkerPolicy => ({
     rules: policy.rules,
@@ -58,81 +92,118 @@ export function workerService(s: HttpProxySettings, initial: HttpPolicy): Servic
     generation,
   });
 
-  const observed = (): string[] =>
-    relayableChannels.filter((n) => diagnostics_channel.hasSubscribers(`egress-router:${n}`));
-  let relayed = "";
-
-  const sendTo = (w: Worker, m: ToWorker) => {
-    if (w.child.connected) w.child.send(m);
+  const sendTo = (w: Slot, m: ToWorker) => {
+    if (!w.exited) w.thread.postMessage(m);
   };
 
-  const waitFor = (w: Worker, match: (m: FromWorker) => boolean): Promise<FromWorker> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        w.waiters = w.waiters.filter((f) => f !== check);
-        reject(new Error(`http-proxy worker ${w.index} did not answer`));
-      }, COMMAND_TIMEOUT_MS);
-      const check = (m: FromWorker) => {
-        if (!match(m)) return false;
-        clearTimeout(timer);
-        resolve(m);
-        return true;
+  const waitFor = (w: Slot, match: (m: FromWorker) => boolean, ms = COMMAND_TIMEOUT_MS) =>
+    new Promise<FromWorker>((resolve, reject) => {
+      if (w.exited) return reject(new Error(`http-proxy worker ${w.index} has exited`));
+      const waiter: Waiter = {
+        match(m) {
+          if (!match(m)) return false;
+          clearTimeout(timer);
+          resolve(m);
+          return true;
+        },
+        fail(err) {
+          clearTimeout(timer);
+          reject(err);
+        },
       };
-      w.waiters.push(check);
+      const timer = setTimeout(() => {
+        w.waiters = w.waiters.filter((x) => x !== waiter);
+        reject(new Error(`http-proxy worker ${w.index} did not answer`));
+      }, ms);
+      w.waiters.push(waiter);
     });
 
-  const onWorkerMessage = (w: Worker, m: FromWorker) => {
+  const onWorkerMessage = (w: Slot, m: FromWorker) => {
     switch (m.type) {
-      case "events":
-        for (let i = 0; i < m.events.length; i += 2) {
-          const ch = relayChannel(m.events[i] as string);
-          if (ch.hasSubscribers) ch.publish(m.events[i + 1]);
-        }
+      case "report":
+        w.report = m.report;
         break;
-      case "stats":
-        w.stats = m.stats;
-        w.generation = m.generation;
+      case "stopped":
+        if (m.report) w.report = m.report;
         break;
       case "listening":
         w.listening = true;
         break;
+      case "log":
+        destination?.write(m.lines);
+        break;
       case "listen-failed":
       case "applied":
-      case "stopped":
+      case "metrics":
         break;
     }
-    w.waiters = w.waiters.filter((f) => !f(m));
+    w.waiters = w.waiters.filter((x) => !x.match(m));
   };
 
-  const spawnWorker = (index: number): Worker => {
-    const child = fork(workerFile, [], {
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-      execArgv: ["--disable-warning=ExperimentalWarning"],
-    });
-    const w: Worker = {
-      index,
-      child,
-      stats: zeroStats(policy.rules.length),
+  /** A worker ended without being asked: keep what it counted, free what it held. */
+  const retire = (w: Slot) => {
+    w.retired = true;
+    releaseThreadConnections(connections, w.index);
+    const r = w.report;
+    if (r === undefined) return;
+    const metrics = withoutGauges(r.metrics);
+    retiredMetrics = retiredMetrics.then(async (before) =>
+      before === undefined
+        ? metrics
+        : ((await AggregatorRegistry.aggregate([
+            before,
+            metrics,
+          ] as object[]).getMetricsAsJSON()) as MetricsJson),
+    );
+    const b = retiredStats ?? zeroStats(policy.rules.length);
+    const sameRules = r.generation === generation;
+    retiredStats = {
+      ...b,
+      requests: b.requests + r.stats.requests,
+      tunnelsOpened: b.tunnelsOpened + r.stats.tunnelsOpened,
+      denied: b.denied + r.stats.denied,
+      audited: b.audited + r.stats.audited,
+      rejected: b.rejected + r.stats.rejected,
       generation,
+      hits: b.hits.map((h, i) => h + (sameRules ? (r.stats.hits[i] ?? 0) : 0)),
+    };
+  };
+
+  const spawn = (index: number): Slot => {
+    const thread = new Thread(workerUrl, { workerData: { ...data, index } });
+    const w: Slot = {
+      index,
+      thread,
+      exited: false,
       listening: false,
       stopping: false,
+      retired: false,
+      report: undefined,
       waiters: [],
     };
-    child.on("message", (m: FromWorker) => onWorkerMessage(w, m));
-    child.on("exit", (code, signal) => {
-      w.listening = false;
-      if (stopping || w.stopping) return;
-      // An unexpected death: its connections are lost; keep the port served by a new one.
-      restarts++;
+    thread.on("message", (m: FromWorker) => onWorkerMessage(w, m));
+    thread.on("error", (err: Error) => {
       process.stderr.write(
-        `egress-router: http-proxy worker ${index} exited (${signal ?? `code ${code}`}); starting a new one\n`,
+        `egress-router: http-proxy worker ${index} failed: ${err.stack ?? err.message}\n`,
+      );
+    });
+    thread.on("exit", (code) => {
+      w.exited = true;
+      w.listening = false;
+      for (const x of w.waiters) x.fail(new Error(`http-proxy worker ${index} exited`));
+      w.waiters = [];
+      if (stopping || w.stopping) return;
+      // An unexpected end: its connections are lost; keep the port served by a new one.
+      restarts++;
+      retire(w);
+      process.stderr.write(
+        `egress-router: http-proxy worker ${index} exited (code ${code}); starting a new one\n`,
       );
       setTimeout(() => {
         if (stopping) return;
-        const next = spawnWorker(index);
-        workers[index] = next;
-        void startWorker(next).catch((err: unknown) => {
+        const next = spawn(index);
+        slots[index] = next;
+        void start(next).catch((err: unknown) => {
           process.stderr.write(`egress-router: http-proxy worker ${index}: ${String(err)}\n`);
         });
       }, RESTART_DELAY_MS).unref();
@@ -140,59 +211,59 @@ export function workerService(s: HttpProxySettings, initial: HttpPolicy): Servic
     return w;
   };
 
-  const startWorker = async (w: Worker): Promise<void> => {
+  const start = async (w: Slot): Promise<void> => {
     const answer = waitFor(w, (m) => m.type === "listening" || m.type === "listen-failed");
-    relayed = observed().join(",");
-    sendTo(w, {
-      type: "start",
-      settings: s,
-      policy: workerPolicy(),
-      port,
-      viaToken,
-      relay: observed(),
-    });
+    sendTo(w, { type: "start", policy: workerPolicy(), port });
     const m = await answer;
     if (m.type === "listen-failed") throw listenProblem(s, m.code, m.message);
     if (m.type === "listening") port = m.port;
   };
 
-  let relayTimer: NodeJS.Timeout | undefined;
+  const metricsOf = async (w: Slot): Promise<MetricsJson | undefined> => {
+    if (w.exited) return w.report?.metrics;
+    const id = nextRequest++;
+    const answer = waitFor(w, (m) => m.type === "metrics" && m.id === id, METRICS_TIMEOUT_MS);
+    sendTo(w, { type: "metrics", id });
+    try {
+      const m = await answer;
+      return m.type === "metrics" ? m.metrics : undefined;
+    } catch {
+      return w.report?.metrics;
+    }
+  };
 
   return {
+    get threads() {
+      return slots.map((w) => w.thread);
+    },
     async start() {
       try {
         // The first worker alone, so that with port 0 the others learn which port it got.
-        const first = spawnWorker(0);
-        workers.push(first);
-        await startWorker(first);
-        const rest: Worker[] = [];
+        const first = spawn(0);
+        slots.push(first);
+        await start(first);
+        const rest: Slot[] = [];
         for (let i = 1; i < s.workers; i++) {
-          const w = spawnWorker(i);
-          workers.push(w);
+          const w = spawn(i);
+          slots.push(w);
           rest.push(w);
         }
-        await Promise.all(rest.map(startWorker));
+        await Promise.all(rest.map(start));
       } catch (err) {
         stopping = true;
-        for (const w of workers) w.child.kill("SIGKILL");
+        await Promise.all(slots.map((w) => w.thread.terminate()));
         throw err;
       }
-      // Observers may come and go (tests, the daemon's subscribers): keep the relay in step.
-      relayTimer = setInterval(() => {
-        const now = observed();
-        if (now.join(",") === relayed) return;
-        relayed = now.join(",");
-        for (const w of workers) sendTo(w, { type: "relay", relay: now });
-      }, 1000);
-      relayTimer.unref();
     },
     async apply(next) {
       policy = next;
       generation++;
+      if (retiredStats)
+        retiredStats = { ...retiredStats, generation, hits: zeroStats(next.rules.length).hits };
       const p = workerPolicy();
       await Promise.all(
-        workers
-          .filter((w) => w.child.connected)
+        slots
+          .filter((w) => !w.exited)
           .map((w) => {
             const done = waitFor(w, (m) => m.type === "applied" && m.generation === p.generation);
             sendTo(w, { type: "policy", policy: p });
@@ -202,29 +273,47 @@ export function workerService(s: HttpProxySettings, initial: HttpPolicy): Servic
     },
     async stop(drainMs) {
       stopping = true;
-      clearInterval(relayTimer);
       await Promise.all(
-        workers.map(async (w) => {
-          if (w.child.exitCode !== null || w.child.signalCode !== null) return;
+        slots.map(async (w) => {
+          if (w.exited) return;
           w.stopping = true;
-          const exited = new Promise<void>((resolve) => w.child.once("exit", () => resolve()));
+          const exited = new Promise<void>((resolve) => w.thread.once("exit", () => resolve()));
           sendTo(w, { type: "stop", drainMs });
-          const killer = setTimeout(() => w.child.kill("SIGKILL"), drainMs + 5_000);
+          const killer = setTimeout(() => void w.thread.terminate(), drainMs + 5_000);
           await exited;
           clearTimeout(killer);
         }),
       );
     },
     status() {
-      const current = workers.filter((w) => w.generation === generation).map((w) => w.stats);
+      const stats: ProxyStats[] = [];
+      for (const w of slots) {
+        const r = w.report;
+        if (r === undefined || w.retired) continue;
+        // Rule hits count for the rules they were counted under.
+        stats.push(r.generation === generation ? r.stats : { ...r.stats, hits: [] });
+      }
+      if (retiredStats) stats.push(retiredStats);
       // The port is served while any worker listens: the kernel gives a dead worker's
       // share of new connections to the others. Readiness must not flap during a restart.
-      const up = workers.some((w) => w.listening);
-      return statusOf(s, port, up, policy, current, {
-        workers: workers.length,
-        workersListening: workers.filter((w) => w.listening).length,
+      const up = slots.some((w) => w.listening);
+      return statusOf(s, port, up, policy, stats, {
+        workers: slots.length,
+        workersListening: slots.filter((w) => w.listening).length,
         workerRestarts: restarts,
       });
+    },
+    async threadMetrics() {
+      const all = await Promise.all(slots.map(metricsOf));
+      const retired = await retiredMetrics;
+      const out = all.filter((m) => m !== undefined);
+      if (retired) out.push(retired);
+      return out;
+    },
+    threadActivity() {
+      const out: ActivitySnapshot[] = [];
+      for (const w of slots) if (w.report && !w.retired) out.push(w.report.activity);
+      return out;
     },
   };
 }
