@@ -1,26 +1,17 @@
 // One client connection: feeds the request parser, queues pipelined requests (one active at
-// a time, the socket paused while others wait), enforces the head and idle timeouts (checked
+// a time, reading paused while others wait), enforces the head and idle timeouts (checked
 // by the proxy's sweeper against a coarse clock, so no timer is armed per request), answers
-// refusals, and turns into a tunnel after CONNECT or a 101.
-import type { Socket } from "node:net";
-import { startTunnel, type Tunnel } from "../net/tunnel.ts";
+// refusals, and turns into a spliced tunnel after CONNECT or a 101.
+import { RawSocket, noHandlers } from "../net/raw-socket.ts";
+import { startRawTunnel, type RawTunnel } from "../net/raw-tunnel.ts";
+import type { TcpHandle } from "../net/raw-tcp.ts";
 import {
   channels,
   publishConnectionClose,
   publishConnectionOpen,
   type CloseReason,
 } from "../observe/events.ts";
-import { kConn } from "./client-connection-symbol.ts";
-import {
-  destroySocket,
-  discard,
-  onClose,
-  onData,
-  onDrain,
-  onEnd,
-  onError,
-  requestCallbacks,
-} from "./client-events.ts";
+import { clientHandlers, destroySocket, requestCallbacks } from "./client-events.ts";
 import type { ConnectRequest } from "./connect.ts";
 import type { Exchange } from "./exchange.ts";
 import { REQUEST, createParser, type ParseError, type Parser, type RawHeaders } from "./llhttp.ts";
@@ -33,17 +24,15 @@ import {
   seconds,
   type Reject,
 } from "./reject.ts";
-import { detachUpstream, type UpstreamConn } from "./upstream.ts";
+import type { UpstreamConn } from "./upstream.ts";
 
 /** after our last answer, how long a client may take to close before we drop it */
 const LINGER_MS = 2_000;
 /** TCP keep-alive probes on tunnels (dead peers are found even when idle is long) */
 const TUNNEL_KEEPALIVE_MS = 60_000;
 
-export type ClientSocket = Socket & { [kConn]?: ClientConnection };
-
 export class ClientConnection {
-  readonly socket: ClientSocket;
+  readonly socket: RawSocket;
   readonly ctx: ProxyContext;
   readonly parser: Parser;
   readonly openedAt = performance.now();
@@ -59,7 +48,7 @@ export class ClientConnection {
   paused = 0;
   closing = false;
   closed = false;
-  /** the parser stopped at a CONNECT or Upgrade head: no more HTTP on this connection */
+  /** the parser stopped at a CONNECT or Upgrade head, or we are closing: bytes are dropped */
   stopped = false;
   /** the answer to a malformed pipelined request, sent once the one before it is answered */
   deferredReject: Reject | undefined = undefined;
@@ -67,23 +56,21 @@ export class ClientConnection {
   rawRemaining = 0;
   /** the parser will report the (fake) end of the message we stopped it at: ignore it */
   skipComplete = false;
-  tunnel: Tunnel | undefined = undefined;
+  tunnel: RawTunnel | undefined = undefined;
   endReason: CloseReason | undefined = undefined;
   last: ProxyRequest | undefined = undefined;
   private clientTextCache: string | undefined = undefined;
 
-  constructor(socket: Socket, ctx: ProxyContext) {
-    this.socket = socket;
+  constructor(handle: TcpHandle, ctx: ProxyContext) {
+    this.socket = new RawSocket(handle, clientHandlers, this);
     this.ctx = ctx;
-    this.lastActivity = ctx.clock;
+    this.lastActivity = ctx.clock.now;
     this.parser = createParser(REQUEST, ctx.options.maxHeaderBytes, requestCallbacks, this);
-    this.socket[kConn] = this;
-    socket.on("data", onData);
-    socket.on("drain", onDrain);
-    socket.on("end", onEnd);
-    socket.on("error", onError);
-    socket.on("close", onClose);
     ctx.connections.add(this);
+    // The peer's address is asked for now: once the handle is closed it cannot be.
+    if (channels.connectionClose.hasSubscribers || channels.decision.hasSubscribers) {
+      void this.clientText;
+    }
     if (channels.connectionOpen.hasSubscribers) {
       publishConnectionOpen({
         mode: "http-proxy",
@@ -91,6 +78,7 @@ export class ClientConnection {
         client: this.clientText,
       });
     }
+    this.socket.resume();
   }
 
   /** "ip:port" of the client, built once and only when asked. */
@@ -131,7 +119,7 @@ export class ClientConnection {
   exchangeDone(r: ProxyRequest, close: boolean): void {
     this.last = r;
     this.active = undefined;
-    this.lastActivity = this.ctx.clock;
+    this.lastActivity = this.ctx.clock.now;
     if (this.deferredReject !== undefined) {
       this.rejectAndClose(this.deferredReject);
       return;
@@ -166,7 +154,7 @@ export class ClientConnection {
     this.active = undefined;
     for (const q of this.queue) q.abort();
     this.queue.length = 0;
-    if (this.socket.writable) this.socket.write(renderReject(r));
+    if (this.socket.writable) this.socket.write(renderReject(r), "utf8");
     this.endReason ??= r.status === 403 ? "denied" : r.status >= 502 ? "connect-failed" : "error";
     this.lingeringClose();
   }
@@ -179,11 +167,9 @@ export class ClientConnection {
     if (this.closing && this.socket.writableEnded) return;
     this.closing = true;
     this.stopped = true;
-    this.socket.removeListener("data", onData);
-    this.socket.on("data", discard);
     this.paused = 0;
-    this.socket.resume();
     this.socket.end();
+    this.socket.resume();
     setTimeout(destroySocket, LINGER_MS, this.socket).unref();
   }
 
@@ -199,46 +185,46 @@ export class ClientConnection {
   }
 
   /** CONNECT answered by a connected upstream: say so, then splice. */
-  connectTunnel(r: ConnectRequest, upstream: Socket): void {
-    if (this.closed) {
-      upstream.destroy();
+  connectTunnel(r: ConnectRequest, upstream: TcpHandle): void {
+    if (this.closed || this.socket.destroyed) {
+      upstream.close();
       return;
     }
     this.last = r;
     this.active = undefined;
     this.socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
-    this.splice(upstream, r.head, undefined);
+    this.splice(new RawSocket(upstream, noHandlers, undefined), r.head, undefined);
   }
 
   /** An Upgrade answered with 101: the rest of both connections is a tunnel. */
   upgradeToTunnel(r: Exchange, u: UpstreamConn, rest: Buffer): void {
     this.last = r;
     this.active = undefined;
-    detachUpstream(u);
-    if (this.closed) {
-      u.socket.destroy();
+    const upstream = u.detach();
+    if (this.closed || this.socket.destroyed) {
+      upstream.destroy();
       return;
     }
-    this.splice(u.socket, r.head, rest);
+    this.splice(upstream, r.head, rest);
   }
 
-  private splice(upstream: Socket, fromClient: Buffer | undefined, toClient: Buffer | undefined) {
-    const s = this.socket;
-    s.removeListener("data", onData);
-    s.removeListener("drain", onDrain);
-    s.removeListener("end", onEnd);
+  private splice(
+    upstream: RawSocket,
+    fromClient: Buffer | undefined,
+    toClient: Buffer | undefined,
+  ) {
+    // Bytes that came right behind the heads (same read) go first; writes keep their order.
+    if (toClient !== undefined && toClient.length > 0) this.socket.write(toClient);
+    if (fromClient !== undefined && fromClient.length > 0) upstream.write(fromClient);
     this.paused = PAUSE_TUNNEL;
-    if (toClient !== undefined && toClient.length > 0) s.write(toClient);
-    this.tunnel = startTunnel(
-      s,
+    this.tunnel = startRawTunnel(
+      this.socket,
       upstream,
-      {
-        idleTimeoutMs: this.ctx.options.idleTimeoutMs,
-        keepAliveMs: TUNNEL_KEEPALIVE_MS,
-        head: fromClient,
-      },
+      { keepAliveMs: TUNNEL_KEEPALIVE_MS },
+      this.ctx.clock,
       (result) => {
         this.endReason ??= result.end;
+        this.closed = true;
         this.finalClose();
       },
     );
@@ -246,8 +232,13 @@ export class ClientConnection {
 
   /** The sweeper's look at this connection's clocks. */
   checkTimers(now: number): void {
-    if (this.closed || this.tunnel !== undefined || this.closing) return;
     const o = this.ctx.options;
+    const t = this.tunnel;
+    if (t !== undefined) {
+      if (now - t.lastActivity > o.idleTimeoutMs) t.close("idle-timeout");
+      return;
+    }
+    if (this.closed || this.closing) return;
     if (this.headSince > 0 && now - this.headSince > o.headerTimeoutMs) {
       this.active?.abort();
       this.active = undefined;
@@ -266,6 +257,8 @@ export class ClientConnection {
       }
       return;
     }
+    this.active?.checkUpstream(now);
+    if (this.closed || this.closing) return;
     if (this.parsing !== undefined && now - this.lastActivity > o.idleTimeoutMs) {
       // The client stopped sending its request body.
       const r = this.parsing;
@@ -296,8 +289,6 @@ export class ClientConnection {
       // answer finish, then give this one its 400.
       this.deferredReject = reject;
       this.stopped = true;
-      this.socket.removeListener("data", onData);
-      this.socket.on("data", discard);
       return;
     }
     if (r !== undefined && r.responseStarted) {

@@ -1,7 +1,7 @@
-// The client socket's event handlers and the request parser's callbacks, as module-level
-// functions that find their connection through the socket (no closures per connection).
-import type { Socket } from "node:net";
-import type { ClientConnection, ClientSocket } from "./client-connection.ts";
+// The client socket's handlers and the request parser's callbacks, as module-level functions
+// that find their connection through the socket (no closures per connection).
+import type { RawSocket, SocketHandlers } from "../net/raw-socket.ts";
+import type { ClientConnection } from "./client-connection.ts";
 import { ConnectRequest } from "./connect.ts";
 import { Exchange } from "./exchange.ts";
 import {
@@ -15,7 +15,6 @@ import {
   type RawHeaders,
 } from "./llhttp.ts";
 import { PAUSE_TUNNEL, type ExchangeKind } from "./proxy-request.ts";
-import { kConn } from "./client-connection-symbol.ts";
 
 export const requestCallbacks = {
   onHeaders(this: Parser, headers: RawHeaders, url: string): void {
@@ -79,13 +78,15 @@ export const requestCallbacks = {
   },
 };
 
-function connOf(s: ClientSocket): ClientConnection {
-  return s[kConn] as ClientConnection;
+function connOf(s: RawSocket): ClientConnection {
+  return s.owner as ClientConnection;
 }
 
-export function onData(this: ClientSocket, chunk: Buffer): void {
+function onData(this: RawSocket, chunk: Buffer): void {
   const c = connOf(this);
-  c.lastActivity = c.ctx.clock;
+  c.lastActivity = c.ctx.clock.now;
+  // Closing, or past a CONNECT/Upgrade head or a broken pipelined one: the bytes are dropped.
+  if (c.stopped) return;
   let rest = chunk;
   for (;;) {
     if (c.rawRemaining > 0) {
@@ -101,7 +102,7 @@ export function onData(this: ClientSocket, chunk: Buffer): void {
       if (n === rest.length || c.closed || c.closing) return;
       rest = rest.subarray(n);
     }
-    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock || 1;
+    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock.now || 1;
     const r = c.parser.execute(rest);
     if (c.closed || c.closing) return;
     if (isParseError(r)) {
@@ -116,7 +117,6 @@ export function onData(this: ClientSocket, chunk: Buffer): void {
 
 /** CONNECT or Upgrade: what follows the head belongs to the tunnel, not to the parser. */
 function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
-  c.socket.removeListener("data", onData);
   c.pauseFor(PAUSE_TUNNEL);
   const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
   c.parsing = undefined;
@@ -124,16 +124,14 @@ function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
   if (req !== undefined && r < chunk.length) req.head = chunk.subarray(r);
 }
 
-export function onDrain(this: ClientSocket): void {
+function onDrain(this: RawSocket): void {
   connOf(this).active?.onClientDrain();
 }
 
-export function onEnd(this: ClientSocket): void {
+function onEnd(this: RawSocket): void {
   const c = connOf(this);
-  if (c.closing) {
-    c.socket.destroy();
-    return;
-  }
+  // After our own FIN (lingering close): the socket closes itself once that FIN is out.
+  if (c.socket.writableEnded) return;
   // A client may half-close after its request and still read the answer. A request cut
   // short (head or body incomplete) can never complete: say so and close.
   const r = c.parser.finish();
@@ -158,17 +156,15 @@ export function onEnd(this: ClientSocket): void {
   }
 }
 
-export function onError(this: ClientSocket, err: NodeJS.ErrnoException): void {
+function onError(this: RawSocket, code: string): void {
   const c = connOf(this);
-  if (c.tunnel !== undefined) return; // the tunnel handles its own sockets
-  c.endReason ??= err.code === "ECONNRESET" || err.code === "EPIPE" ? "client-reset" : "error";
+  c.endReason ??= code === "ECONNRESET" || code === "EPIPE" ? "client-reset" : "error";
 }
 
-export function onClose(this: ClientSocket): void {
+function onClose(this: RawSocket): void {
   const c = connOf(this);
   c.closed = true;
   releaseParser(c.parser);
-  if (c.tunnel !== undefined) return; // finalClose runs when both tunnel sides are closed
   c.active?.abort();
   for (const q of c.queue) q.abort();
   c.queue.length = 0;
@@ -176,8 +172,14 @@ export function onClose(this: ClientSocket): void {
   c.finalClose();
 }
 
-export function discard(): void {}
+export const clientHandlers: SocketHandlers = {
+  data: onData,
+  end: onEnd,
+  drain: onDrain,
+  error: onError,
+  close: onClose,
+};
 
-export function destroySocket(s: Socket): void {
+export function destroySocket(s: RawSocket): void {
   if (!s.destroyed) s.destroy();
 }

@@ -1,7 +1,7 @@
 // CONNECT host:port: decide, resolve, dial a checked address, answer 200, then splice the
 // two sockets with net/tunnel (half-close, resets, idle timeout, byte counts). Any failure
 // before the 200 gets a complete answer (403/400/502/504) instead.
-import type { Socket } from "node:net";
+import type { Dialed } from "../net/dial.ts";
 import { channels, publishRequest } from "../observe/events.ts";
 import { hostForAuthority } from "../policy/canonical-host.ts";
 import type { ClientConnection } from "./client-connection.ts";
@@ -60,12 +60,12 @@ export class ConnectRequest implements ProxyRequest {
     );
   }
 
-  private connected(socket: Socket): void {
+  private connected(d: Dialed): void {
     this.done = true;
     this.responseStarted = true;
-    this.address = socket.remoteAddress;
+    this.address = d.address;
     this.publish(200);
-    this.conn.connectTunnel(this, socket);
+    this.conn.connectTunnel(this, d.handle);
   }
 
   private reject(r: Reject): void {
@@ -94,6 +94,7 @@ export class ConnectRequest implements ProxyRequest {
   }
   onRequestComplete(): void {}
   onClientDrain(): void {}
+  checkUpstream(): void {}
   abort(): void {
     this.done = true;
   }

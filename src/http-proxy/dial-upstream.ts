@@ -1,14 +1,13 @@
 // Dials a destination's checked addresses for a request or a tunnel; a failure is published
 // on the upstream-error channel and turned into its answer (502 or 504).
-import type { Socket } from "node:net";
-import { dial, DialError } from "../net/dial.ts";
+import { dial, DialError, type Dialed } from "../net/dial.ts";
 import { publishUpstreamError } from "../observe/events.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 import { connectReject, type Reject } from "./reject.ts";
 
 /**
- * Calls `done` once with the connected socket or the Reject to answer; when `gone()` says the
- * client left meanwhile, a socket that still connects is closed and `done` is not called.
+ * Calls `done` once with the connected handle or the Reject to answer; when `gone()` says the
+ * client left meanwhile, a handle that still connects is closed and `done` is not called.
  */
 export function dialUpstream(
   ctx: ProxyContext,
@@ -16,17 +15,16 @@ export function dialUpstream(
   addresses: readonly string[],
   port: number,
   gone: () => boolean,
-  done: (result: Socket | Reject) => void,
+  done: (result: Dialed | Reject) => void,
 ): void {
   const timeoutMs = ctx.options.connectTimeoutMs;
   dial({ addresses, port, timeoutMs, mode: "http-proxy" }).then(
-    (socket) => {
+    (dialed) => {
       if (gone()) {
-        socket.on("error", () => undefined);
-        socket.destroy();
+        dialed.handle.close();
         return;
       }
-      done(socket);
+      done(dialed);
     },
     (err: unknown) => {
       if (gone()) return;

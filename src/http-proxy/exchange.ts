@@ -140,7 +140,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
       () => this.done,
       (r) => {
         if ("status" in r) return this.reject(r);
-        const u = new UpstreamConn(r, key);
+        const u = new UpstreamConn(r.handle, r.address, key, ctx.clock);
         ctx.pool.adopt(u);
         this.use(u);
       },
@@ -152,7 +152,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     const o = this.conn.ctx.options;
     this.upstream = u;
     this.address = u.address;
-    u.attach(this, o.idleTimeoutMs, this.conn.socket);
+    u.attach(this, this.conn.socket);
     const head = renderRequestHead(
       this.method,
       t,
@@ -164,7 +164,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     );
     const s = u.socket;
     s.cork();
-    s.write(head, "latin1");
+    s.write(head);
     this.headWritten = true;
     const pending = this.pending;
     this.pending = undefined;
@@ -172,7 +172,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     if (this.requestComplete) this.endBody();
     s.uncork();
     if (this.kind === "upgrade") return; // the client socket stays paused until the answer
-    if (s.writableNeedDrain) this.conn.pauseFor(PAUSE_UPSTREAM);
+    if (s.needDrain) this.conn.pauseFor(PAUSE_UPSTREAM);
     this.conn.resumeFor(PAUSE_WAIT);
   }
 
@@ -193,11 +193,15 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   }
 
   private writeBody(chunk: Buffer): boolean {
-    const s = (this.upstream as UpstreamConn).socket;
+    const u = this.upstream as UpstreamConn;
+    u.lastActivity = u.clock.now;
+    const s = u.socket;
     if (this.head_.bodyKind !== BODY_CHUNKED) return s.write(chunk);
+    s.cork();
     s.write(`${chunk.length.toString(16)}\r\n`);
     s.write(chunk);
-    return s.write("\r\n");
+    s.write("\r\n");
+    return s.uncork();
   }
 
   private endBody(): void {
@@ -220,7 +224,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     if (status < 200 && status !== 101) {
       // Informational answers go to HTTP/1.1 clients; 100 only to one that asked for it.
       if (this.clientMinor === 1 && (status !== 100 || this.head_.expectContinue)) {
-        client.write(renderInformational(status, message, headers), "latin1");
+        client.write(renderInformational(status, message, headers));
       }
       return 1;
     }
@@ -231,7 +235,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
       }
       this.status = 101;
       this.responseStarted = true;
-      client.write(renderSwitching(message, headers), "latin1");
+      client.write(renderSwitching(message, headers));
       (this.upstream as UpstreamConn).upgraded = true;
       return 2;
     }
@@ -251,9 +255,9 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     );
     this.closeAfter = r.closeAfter;
     this.responseChunked = r.chunked;
+    // The head waits for the body bytes of the same read (upstream.ts uncorks after each read).
     client.cork();
-    client.write(r.text, "latin1");
-    process.nextTick(uncork, client);
+    client.write(r.text);
     this.responseStarted = true;
     return r.noBody ? 1 : 0;
   }
@@ -263,9 +267,11 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     const client = this.conn.socket;
     let ok: boolean;
     if (this.responseChunked) {
+      client.cork();
       client.write(`${chunk.length.toString(16)}\r\n`);
       client.write(chunk);
-      ok = client.write("\r\n");
+      client.write("\r\n");
+      ok = client.uncork();
     } else ok = client.write(chunk);
     if (!ok) (this.upstream as UpstreamConn).socket.pause();
   }
@@ -283,7 +289,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   onResponseComplete(trailers: RawHeaders | undefined): void {
     if (this.done) return;
     if (this.responseChunked) {
-      this.conn.socket.write(`0\r\n${trailers ? trailerLines(trailers) : ""}\r\n`, "latin1");
+      this.conn.socket.write(`0\r\n${trailers ? trailerLines(trailers) : ""}\r\n`);
     }
     const u = this.upstream as UpstreamConn;
     this.upstream = undefined;
@@ -325,6 +331,14 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   private upstreamError(kind: "other" | "reset" | "timeout", code: string): void {
     const { destination, address } = this;
     publishUpstreamError({ mode: "http-proxy", destination, address, kind, message: code });
+  }
+
+  /** The sweeper: no byte from or to the upstream for the idle time. */
+  checkUpstream(now: number): void {
+    const u = this.upstream;
+    if (u !== undefined && now - u.lastActivity > this.conn.ctx.options.idleTimeoutMs) {
+      this.onUpstreamTimeout();
+    }
   }
 
   onUpstreamTimeout(): void {
@@ -389,8 +403,4 @@ export class Exchange implements UpstreamUser, ProxyRequest {
       });
     }
   }
-}
-
-function uncork(s: { uncork(): void }): void {
-  s.uncork();
 }

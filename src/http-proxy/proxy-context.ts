@@ -1,5 +1,6 @@
 // What every connection of one proxy instance shares: its options, the current policy
 // snapshot with its hit counters, the upstream pool, the live connections and a coarse clock.
+import type { Clock } from "../net/raw-splice.ts";
 import type { Resolver } from "../net/resolver.ts";
 import type { HttpRule } from "../config/types.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
@@ -49,8 +50,8 @@ export interface ProxyContext {
   readonly pool: UpstreamPool;
   readonly connections: Set<ClientConnection>;
   readonly connectionCount: ConnectionCount;
-  /** milliseconds, refreshed by the sweeper each second: cheap timestamps for timeouts */
-  clock: number;
+  /** `now` in milliseconds, refreshed by the sweeper: cheap timestamps for timeouts */
+  readonly clock: Clock;
   draining: boolean;
   /** counters for status(): totals since start */
   readonly totals: {

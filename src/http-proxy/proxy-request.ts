@@ -11,6 +11,8 @@ export interface ProxyRequest {
   onRequestBody(chunk: Buffer): void;
   onRequestComplete(): void;
   onClientDrain(): void;
+  /** the sweeper's look at the upstream connection's idle time, if there is one */
+  checkUpstream(now: number): void;
   abort(): void;
   /** "host:port" as asked, for the close event */
   readonly destination: string;

@@ -1,6 +1,7 @@
 // Idle upstream connections, by key (policy generation | canonical host | port): a connection
 // is only ever reused for the same host under the same policy that allowed the address it is
-// connected to. Most recently used first; a bounded number per key; closed when idle too long.
+// connected to. Most recently used first; a bounded number per key; closed when idle too long
+// (the proxy's sweeper calls sweep()).
 import type { UpstreamConn } from "./upstream.ts";
 
 /** An idle pooled connection is closed after this long: below the 5 s keep-alive timeout of
@@ -46,7 +47,6 @@ export class UpstreamPool {
       return;
     }
     u.pooled = true;
-    u.socket.setTimeout(POOL_IDLE_MS);
     list.push(u);
     this.idleCount++;
   }
@@ -62,6 +62,20 @@ export class UpstreamPool {
       this.idleCount--;
     }
     if (list.length === 0) this.idle.delete(u.key);
+  }
+
+  /** Closes connections idle for longer than POOL_IDLE_MS (the proxy's sweeper calls it). */
+  sweep(now: number): void {
+    for (const [key, list] of this.idle) {
+      // oldest first: the most recently used are pushed at the end
+      while (list.length > 0 && now - (list[0] as UpstreamConn).lastActivity > POOL_IDLE_MS) {
+        const u = list.shift() as UpstreamConn;
+        u.pooled = false;
+        this.idleCount--;
+        u.destroy();
+      }
+      if (list.length === 0) this.idle.delete(key);
+    }
   }
 
   /** Closes idle connections whose key is not of `generation` (after a policy swap). */

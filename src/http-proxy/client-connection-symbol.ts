@@ -1,2 +1,0 @@
-// The symbol under which a client socket carries its ClientConnection.
-export const kConn = Symbol("client-connection");
