@@ -357,10 +357,16 @@ export class RawSocket {
   /** Closes with a TCP reset, so the peer learns at once that data may be lost. */
   resetAndDestroy(): void {
     if (this.destroyed) return;
+    // libuv refuses a reset while our FIN is pending, and node then marks the handle as
+    // closing without closing it: it would never close (and a thread could never exit).
+    if (this.writableEnded && !this.finished) {
+      this.destroy();
+      return;
+    }
     this.destroyed = true;
     this.corked = undefined;
     this.handle.onread = ignoreRead;
-    if (this.handle.reset(onClosed) !== 0) this.handle.close(onClosed);
+    this.handle.reset(onClosed);
   }
 
   /** A read, write or shutdown failed: tell the owner, then close. */
