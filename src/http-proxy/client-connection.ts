@@ -78,6 +78,9 @@ export class ClientConnection {
         client: this.clientText,
       });
     }
+    // Requests are read into the thread's shared buffer: what is kept is copied (bodies
+    // waiting for their upstream or queued behind a write, bytes after a CONNECT head).
+    this.socket.sharedReadBuffer();
     this.socket.resume();
   }
 

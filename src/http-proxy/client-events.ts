@@ -121,7 +121,8 @@ function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
   const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
   c.parsing = undefined;
   c.headSince = 0;
-  if (req !== undefined && r < chunk.length) req.head = chunk.subarray(r);
+  // a copy: the chunk lies in the shared read buffer, which the next read reuses
+  if (req !== undefined && r < chunk.length) req.head = Buffer.from(chunk.subarray(r));
 }
 
 function onDrain(this: RawSocket): void {

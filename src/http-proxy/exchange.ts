@@ -6,6 +6,7 @@
 // Framing is ours on both hops: a Content-Length body is passed through, a chunked one is
 // re-chunked, a close-delimited response becomes chunked for HTTP/1.1 clients. Hop-by-hop
 // fields never cross.
+import { inSharedReadBuffer } from "../net/raw-socket.ts";
 import { channels, publishRequest, publishUpstreamError } from "../observe/events.ts";
 import { hostForAuthority } from "../policy/canonical-host.ts";
 import type { ClientConnection } from "./client-connection.ts";
@@ -177,8 +178,10 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   }
 
   /** A piece of the client's request body (already de-chunked by the parser). */
-  onRequestBody(chunk: Buffer): void {
+  onRequestBody(body: Buffer): void {
     if (this.done) return;
+    // Bytes still in the client's read buffer are copied: the write may keep them.
+    const chunk = inSharedReadBuffer(body) ? Buffer.from(body) : body;
     if (!this.headWritten) {
       (this.pending ??= []).push(chunk);
       return;

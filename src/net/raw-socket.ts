@@ -62,6 +62,15 @@ export const noHandlers: SocketHandlers = {
   close() {},
 };
 
+/** The thread's read buffer for sockets that read through it (sharedReadBuffer). */
+let shared: Buffer | undefined;
+const SHARED_READ_BYTES = 64 * 1024;
+
+/** True when `chunk` lies in the shared read buffer: it must be copied to be kept. */
+export function inSharedReadBuffer(chunk: Uint8Array): boolean {
+  return shared !== undefined && chunk.buffer === shared.buffer;
+}
+
 /** write() returns false from this many queued bytes on (net.Socket's default). */
 export const WRITE_HIGH_WATER = 64 * 1024;
 
@@ -220,8 +229,22 @@ export class RawSocket {
     this.handle.useUserBuffer(this.readBuffer);
   }
 
+  /**
+   * Reads into the thread's shared read buffer: no allocation and no copy per read, for
+   * sockets with many small reads (requests). A chunk is only valid during the data handler:
+   * whatever keeps bytes beyond it copies them (see `inSharedReadBuffer`).
+   */
+  sharedReadBuffer(): void {
+    if (this.destroyed) return;
+    shared ??= Buffer.allocUnsafe(SHARED_READ_BYTES);
+    this.readBuffer = shared;
+    this.readMax = 0;
+    this.handle.useUserBuffer(shared);
+  }
+
   /** After a read of `n` bytes into the own buffer: the buffer for the next read, if new. */
   nextReadBuffer(n: number): Buffer | undefined {
+    if (this.readMax === 0) return undefined; // the shared buffer stays
     const own = this.readBuffer as Buffer;
     const size = own.length;
     const want = n === size ? this.readMax : n < size >>> 3 ? this.readMin : size;

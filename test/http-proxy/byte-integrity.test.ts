@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
+import http from "node:http";
 import net from "node:net";
 import { describe, it } from "node:test";
 import { startOrigin, startProxy } from "../helpers/http-proxy.ts";
@@ -53,6 +54,74 @@ describe("byte integrity", () => {
     );
     const got = await slowRead(c, true);
     assert.equal(sha(got), sha(data));
+  });
+
+  it("uploads to a slow reader arrive intact: Content-Length, chunked, and through CONNECT", async (t) => {
+    const data = randomBytes(24 * 1024 * 1024);
+    /** a server that reads slowly (pausing every few chunks) and answers with the digest */
+    const slowSink = (s: net.Socket, answer: (digest: string) => string) => {
+      void slowRead(s, false).then((got) => s.end(answer(sha(got))));
+    };
+    // an origin that reads request bodies slowly, so the proxy's writes to it queue up
+    const slowOrigin = http.createServer((req, res) => {
+      const hash = createHash("sha256");
+      let n = 0;
+      req.on("data", (c: Buffer) => {
+        hash.update(c);
+        if (++n % 4 === 0) {
+          req.pause();
+          setTimeout(() => req.resume(), 3);
+        }
+      });
+      req.on("end", () => res.end(hash.digest("hex")));
+    });
+    slowOrigin.listen(0, "127.0.0.1");
+    await once(slowOrigin, "listening");
+    t.after(() => slowOrigin.close());
+    const origin = { port: (slowOrigin.address() as net.AddressInfo).port };
+    const tunnelTarget = await startServer(t, (s) => slowSink(s, (d) => d));
+    const { port } = await startProxy(t, "127.0.0.0/8");
+    // The head and the first body bytes in one write, then the rest in uneven pieces.
+    const send = async (head: string, body: Buffer[]) => {
+      const c = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      t.after(() => c.destroy());
+      await once(c, "connect");
+      const [first, ...rest] = body;
+      c.write(Buffer.concat([Buffer.from(head), first ?? Buffer.alloc(0)]));
+      for (const b of rest) if (!c.write(b)) await once(c, "drain");
+      c.end();
+      const chunks: Buffer[] = [];
+      c.on("data", (d: Buffer) => chunks.push(d));
+      await once(c, "end");
+      return Buffer.concat(chunks).toString("latin1");
+    };
+    const pieces = (b: Buffer) => {
+      const out: Buffer[] = [];
+      for (let i = 0, n = 1000; i < b.length; i += n, n = ((n * 7) % 300_000) + 1)
+        out.push(b.subarray(i, i + n));
+      return out;
+    };
+    const url = `http://127.0.0.1:${origin.port}/`;
+    const length = await send(
+      `POST ${url} HTTP/1.1\r\nHost: x\r\nContent-Length: ${data.length}\r\nConnection: close\r\n\r\n`,
+      pieces(data),
+    );
+    assert.ok(length.endsWith(sha(data)), length.slice(0, 200));
+    const chunked = pieces(data).flatMap((p) => [
+      Buffer.from(`${p.length.toString(16)}\r\n`),
+      p,
+      Buffer.from("\r\n"),
+    ]);
+    const viaChunks = await send(
+      `POST ${url} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
+      [...chunked, Buffer.from("0\r\n\r\n")],
+    );
+    assert.ok(viaChunks.endsWith(sha(data)), viaChunks.slice(0, 200));
+    const tunnelled = await send(
+      `CONNECT 127.0.0.1:${tunnelTarget.port} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      pieces(data),
+    );
+    assert.equal(tunnelled, `HTTP/1.1 200 Connection established\r\n\r\n${sha(data)}`);
   });
 
   it("a server that speaks first: its banner waits for the tunnel, after the 200", async (t) => {
