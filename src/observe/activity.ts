@@ -61,6 +61,8 @@ export interface ActivitySnapshot {
 
 export interface Activity {
   snapshot(): ActivitySnapshot;
+  /** changes whenever what snapshot() returns may have changed */
+  readonly version: number;
   close(): void;
 }
 
@@ -85,10 +87,12 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
   const names = new Map<string, NameEntry>();
   const key = (e: { mode: string; listener: string; client: string }) =>
     `${e.mode}\u0000${e.listener}\u0000${e.client}`;
+  let version = 0;
 
   const onDecision = (m: unknown) => {
     const e = m as DecisionEvent;
     if (e.action !== "deny" && !e.audit) return;
+    version++;
     pushBounded(
       denials,
       {
@@ -106,13 +110,15 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
   };
   const onOpen = (m: unknown) => {
     const e = m as ConnectionOpenEvent;
+    version++;
     open.set(key(e), { e, since: Date.now() });
   };
   const onClose = (m: unknown) => {
-    open.delete(key(m as ConnectionCloseEvent));
+    if (open.delete(key(m as ConnectionCloseEvent))) version++;
   };
   const onResolve = (m: unknown) => {
     const e = m as ResolveEvent;
+    version++;
     const prev = names.get(e.name);
     names.delete(e.name); // re-insert: most recent last
     names.set(e.name, {
@@ -131,6 +137,7 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
   const onReload = (m: unknown) => {
     const e = m as ReloadEvent;
     if (e.result === "unchanged") return;
+    version++;
     pushBounded(
       reloads,
       {
@@ -159,21 +166,26 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
         const k = `${e.mode}:${e.listener}`;
         byListener[k] = (byListener[k] ?? 0) + 1;
       }
-      const oldest = [...open.values()]
-        .sort((a, b) => a.since - b.since)
-        .slice(0, limits.listed)
-        .map(({ e, since }) => ({
+      // The map keeps the order connections opened in: the oldest come first.
+      const oldest: OpenConnection[] = [];
+      for (const { e, since } of open.values()) {
+        if (oldest.length >= limits.listed) break;
+        oldest.push({
           mode: e.mode,
           listener: e.listener,
           client: e.client,
           since: new Date(since).toISOString(),
-        }));
+        });
+      }
       return {
         denials: [...denials],
         openConnections: { total: open.size, byListener, oldest },
         names: [...names.values()].sort((a, b) => a.name.localeCompare(b.name)),
         reloads: [...reloads],
       };
+    },
+    get version() {
+      return version;
     },
     close() {
       for (const [ch, fn] of subs) ch.unsubscribe(fn);

@@ -49,13 +49,22 @@ const compile = (p: WorkerPolicy) => compileHttpPolicy(p.rules, { connectPorts: 
 let proxy: HttpProxy | undefined;
 let generation = 0;
 
-async function report() {
+let reportedActivity = -1;
+let reportedStats = "";
+/** The report; its activity and metrics only when they may have changed since the last one. */
+async function report(full = false) {
   if (proxy === undefined) return undefined;
+  const stats = proxy.stats();
+  const fingerprint = `${stats.requests} ${stats.rejected} ${stats.activeConnections} ${stats.tunnelsOpened}`;
+  const activityChanged = full || activity.version !== reportedActivity;
+  const metricsChanged = full || fingerprint !== reportedStats;
+  reportedActivity = activity.version;
+  reportedStats = fingerprint;
   return {
     generation,
-    stats: proxy.stats(),
-    activity: activity.snapshot(),
-    metrics: await metrics.registry.getMetricsAsJSON(),
+    stats,
+    activity: activityChanged ? activity.snapshot() : undefined,
+    metrics: metricsChanged ? await metrics.registry.getMetricsAsJSON() : undefined,
   };
 }
 
@@ -107,7 +116,7 @@ async function onMessage(m: ToWorker): Promise<void> {
       await proxy?.close(m.drainMs);
       unsubscribeLogs();
       flushLines();
-      send({ type: "stopped", report: await report() });
+      send({ type: "stopped", report: await report(true) });
       // Pending log lines are written by the line writer's exit handler.
       process.exit(0);
     }

@@ -44,6 +44,9 @@ interface Slot {
   retired: boolean;
   /** the latest report (every second, and the last one when it stopped) */
   report: WorkerReport | undefined;
+  /** its latest activity and metrics (a report leaves them out when they did not change) */
+  activity: ActivitySnapshot | undefined;
+  metrics: MetricsJson | undefined;
   waiters: Waiter[];
 }
 
@@ -121,10 +124,10 @@ export function workerService(
   const onWorkerMessage = (w: Slot, m: FromWorker) => {
     switch (m.type) {
       case "report":
-        w.report = m.report;
+        keep(w, m.report);
         break;
       case "stopped":
-        if (m.report) w.report = m.report;
+        if (m.report) keep(w, m.report);
         break;
       case "listening":
         w.listening = true;
@@ -140,13 +143,19 @@ export function workerService(
     w.waiters = w.waiters.filter((x) => !x.match(m));
   };
 
+  const keep = (w: Slot, r: WorkerReport) => {
+    w.report = r;
+    if (r.activity) w.activity = r.activity;
+    if (r.metrics) w.metrics = r.metrics;
+  };
+
   /** A worker ended without being asked: keep what it counted, free what it held. */
   const retire = (w: Slot) => {
     w.retired = true;
     releaseThreadConnections(connections, w.index);
     const r = w.report;
-    if (r === undefined) return;
-    const metrics = withoutGauges(r.metrics);
+    if (r === undefined || w.metrics === undefined) return;
+    const metrics = withoutGauges(w.metrics);
     retiredMetrics = retiredMetrics.then(async (before) =>
       before === undefined
         ? metrics
@@ -179,6 +188,8 @@ export function workerService(
       stopping: false,
       retired: false,
       report: undefined,
+      activity: undefined,
+      metrics: undefined,
       waiters: [],
     };
     thread.on("message", (m: FromWorker) => onWorkerMessage(w, m));
@@ -220,7 +231,7 @@ export function workerService(
   };
 
   const metricsOf = async (w: Slot): Promise<MetricsJson | undefined> => {
-    if (w.exited) return w.report?.metrics;
+    if (w.exited) return w.metrics;
     const id = nextRequest++;
     const answer = waitFor(w, (m) => m.type === "metrics" && m.id === id, METRICS_TIMEOUT_MS);
     sendTo(w, { type: "metrics", id });
@@ -228,7 +239,7 @@ export function workerService(
       const m = await answer;
       return m.type === "metrics" ? m.metrics : undefined;
     } catch {
-      return w.report?.metrics;
+      return w.metrics;
     }
   };
 
@@ -312,7 +323,7 @@ export function workerService(
     },
     threadActivity() {
       const out: ActivitySnapshot[] = [];
-      for (const w of slots) if (w.report && !w.retired) out.push(w.report.activity);
+      for (const w of slots) if (w.activity && !w.retired) out.push(w.activity);
       return out;
     },
   };

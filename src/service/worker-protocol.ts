@@ -43,12 +43,15 @@ export type ToWorker =
   | { readonly type: "metrics"; readonly id: number }
   | { readonly type: "stop"; readonly drainMs: number };
 
-/** What a worker tells of itself every second and when it stops. */
+/**
+ * What a worker tells of itself every second and when it stops. Its activity and metrics
+ * only when they changed since the last report (undefined: as before).
+ */
 export interface WorkerReport {
   readonly generation: number;
   readonly stats: ProxyStats;
-  readonly activity: ActivitySnapshot;
-  readonly metrics: MetricsJson;
+  readonly activity: ActivitySnapshot | undefined;
+  readonly metrics: MetricsJson | undefined;
 }
 
 export type FromWorker =
