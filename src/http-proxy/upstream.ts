@@ -74,9 +74,9 @@ export class UpstreamConn {
 
   constructor(handle: TcpHandle, address: string, key: string, clock: Clock) {
     this.socket = new RawSocket(handle, upstreamHandlers, this);
-    // Responses are read into a buffer of the connection's own, reused while the client
-    // socket does not still hold its bytes (bulk bodies cost no allocation per read).
-    this.socket.ownReadBuffer(undefined);
+    // Responses are read into a buffer of the connection's own, reused while no write to
+    // the client still holds its bytes (bulk bodies cost no allocation per read).
+    this.socket.ownReadBuffer();
     this.key = key;
     this.address = address;
     this.clock = clock;
@@ -88,15 +88,12 @@ export class UpstreamConn {
   attach(user: UpstreamUser, client: RawSocket): void {
     this.user = user;
     this.client = client;
-    this.socket.holder = client;
     this.lastActivity = this.clock.now;
     this.socket.resume();
   }
 
   /** The exchange is done with it: back to the pool when reusable, else closed. */
   release(reusable: boolean): void {
-    // The holder stays: the last chunk may still be queued on that client socket, and the
-    // next read buffer is chosen right after this call returns.
     this.user = undefined;
     this.client = undefined;
     this.served++;

@@ -37,7 +37,12 @@ type StreamHandle = TcpHandle & {
   owner?: RawSocket;
 };
 
-type Req = WriteReq & { socket?: RawSocket; chunks?: (string | Uint8Array)[] | null };
+type Req = WriteReq & {
+  socket?: RawSocket;
+  chunks?: (string | Uint8Array)[] | null;
+  /** the read buffers whose bytes this write still holds */
+  leases?: Lease[] | null;
+};
 type ShutReq = ShutdownReq & { socket?: RawSocket };
 
 export interface SocketHandlers {
@@ -65,10 +70,57 @@ export const noHandlers: SocketHandlers = {
 /** The thread's read buffer for sockets that read through it (sharedReadBuffer). */
 let shared: Buffer | undefined;
 const SHARED_READ_BYTES = 64 * 1024;
+/** the largest own read buffer (bulk transfers make fewer, larger reads) */
+export const MAX_READ_BYTES = 128 * 1024;
 
 /** True when `chunk` lies in the shared read buffer: it must be copied to be kept. */
 export function inSharedReadBuffer(chunk: Uint8Array): boolean {
   return shared !== undefined && chunk.buffer === shared.buffer;
+}
+
+/**
+ * An own read buffer's bookkeeping: who reads into it, and how many writes in flight still
+ * hold bytes of it. It can be read into again, or go back to the pool, only when none do.
+ */
+interface Lease {
+  readonly buffer: Buffer;
+  reader: RawSocket | undefined;
+  writes: number;
+}
+const leases = new WeakMap<ArrayBufferLike, Lease>();
+/** Free full-size read buffers of this thread, for bulk readers whose buffer is held. */
+const pool: Buffer[] = [];
+const POOL_MAX = 32;
+
+function leaseOf(chunk: Uint8Array): Lease | undefined {
+  return leases.get(chunk.buffer);
+}
+
+function newLease(size: number, reader: RawSocket, pooled: boolean): Lease {
+  const buffer = (pooled ? pool.pop() : undefined) ?? Buffer.allocUnsafe(size);
+  const lease: Lease = { buffer, reader, writes: 0 };
+  leases.set(buffer.buffer, lease);
+  return lease;
+}
+
+/** Nobody needs the buffer any more: full-size ones go back to the pool. */
+function maybeFree(lease: Lease, full: number): void {
+  if (lease.reader !== undefined || lease.writes > 0) return;
+  leases.delete(lease.buffer.buffer);
+  if (lease.buffer.length === full && pool.length < POOL_MAX) pool.push(lease.buffer);
+}
+
+/** A write went asynchronous: the read buffers its bytes lie in are held until it completes. */
+function holdLeases(req: Req, chunks: (string | Uint8Array)[]): void {
+  let held: Lease[] | null = null;
+  for (const c of chunks) {
+    if (typeof c === "string") continue;
+    const lease = leaseOf(c);
+    if (lease === undefined) continue;
+    lease.writes++;
+    (held ??= []).push(lease);
+  }
+  req.leases = held;
 }
 
 /** write() returns false from this many queued bytes on (net.Socket's default). */
@@ -97,6 +149,7 @@ function afterWrite(s: RawSocket, req: Req, err: number, keep: (string | Uint8Ar
   if (lastWriteWasAsync()) {
     req.async = true;
     req.chunks = keep; // the bytes must live until the write completes
+    if (keep !== null) holdLeases(req, keep);
     s.pendingWrites++;
     if (s.handle.writeQueueSize >= WRITE_HIGH_WATER) {
       s.needDrain = true;
@@ -113,6 +166,14 @@ function onWritten(this: Req, status: number): void {
   const s = this.socket;
   this.socket = undefined;
   this.chunks = null;
+  const held = this.leases;
+  if (held) {
+    this.leases = null;
+    for (const lease of held) {
+      lease.writes--;
+      maybeFree(lease, MAX_READ_BYTES);
+    }
+  }
   if (s === undefined) return;
   s.pendingWrites--;
   if (s.destroyed) return;
@@ -169,6 +230,7 @@ function onClosed(this: StreamHandle): void {
   if (s === undefined) return;
   this.owner = undefined;
   s.closed = true;
+  s.releaseReadBuffer();
   s.handlers.close.call(s);
 }
 
@@ -196,12 +258,10 @@ export class RawSocket {
   paused = true;
   /** this socket's own read buffer (ownReadBuffer), reused while nothing holds its bytes */
   readBuffer: Buffer | undefined = undefined;
-  /** the socket this one's chunks are written to: while it has writes queued, they may be ours */
-  holder: RawSocket | undefined = undefined;
-  /** set by a data handler that keeps the chunk beyond its call */
+  private lease: Lease | undefined = undefined;
+  /** set by a data handler that keeps the chunk beyond its call (other than by writing it) */
   kept = false;
   private readMin = 0;
-  private readMax = 0;
   private corked: (string | Uint8Array)[] | undefined = undefined;
   private peer: { address?: string; port?: number } | undefined = undefined;
 
@@ -216,16 +276,18 @@ export class RawSocket {
   /**
    * Reads into a buffer of this socket's own instead of a fresh one per read (node's default
    * allocates 64 KiB per read and copies what came into a buffer of the right size): for
-   * sockets that move bulk data. The buffer is reused unless its bytes may still be in use
-   * (the holder has writes queued, or the handler set `kept`); its size adapts between `min`
-   * (small reads, idle connections) and `max` (a read filled it).
+   * sockets that move bulk data. The buffer is reused unless a write in flight still holds
+   * its bytes (or the handler set `kept`); then the next read goes to another buffer, from a
+   * pool of full-size ones, and the held one returns to the pool when its writes complete:
+   * no allocation per read, no garbage for the collector. Its size adapts between `min`
+   * (small reads, idle connections) and MAX_READ_BYTES (a read filled it).
    */
-  ownReadBuffer(holder: RawSocket | undefined, min = 16 * 1024, max = 128 * 1024): void {
-    this.holder = holder;
+  ownReadBuffer(min = 16 * 1024): void {
     this.readMin = min;
-    this.readMax = max;
     if (this.destroyed) return;
-    this.readBuffer = Buffer.allocUnsafe(min);
+    this.giveUpBuffer();
+    this.lease = newLease(min, this, false);
+    this.readBuffer = this.lease.buffer;
     this.handle.useUserBuffer(this.readBuffer);
   }
 
@@ -237,23 +299,39 @@ export class RawSocket {
   sharedReadBuffer(): void {
     if (this.destroyed) return;
     shared ??= Buffer.allocUnsafe(SHARED_READ_BYTES);
+    this.giveUpBuffer();
     this.readBuffer = shared;
-    this.readMax = 0;
     this.handle.useUserBuffer(shared);
   }
 
   /** After a read of `n` bytes into the own buffer: the buffer for the next read, if new. */
   nextReadBuffer(n: number): Buffer | undefined {
-    if (this.readMax === 0) return undefined; // the shared buffer stays
-    const own = this.readBuffer as Buffer;
-    const size = own.length;
-    const want = n === size ? this.readMax : n < size >>> 3 ? this.readMin : size;
-    const held = this.kept || (this.holder !== undefined && this.holder.pendingWrites > 0);
+    const lease = this.lease;
+    if (lease === undefined) return undefined; // the shared buffer stays
+    const size = lease.buffer.length;
+    const want = n === size ? MAX_READ_BYTES : n < size >>> 3 ? this.readMin : size;
+    const held = this.kept || lease.writes > 0;
     this.kept = false;
     if (!held && want === size) return undefined;
-    const next = Buffer.allocUnsafe(want);
-    this.readBuffer = next;
-    return next;
+    this.giveUpBuffer();
+    const next = newLease(want, this, want === MAX_READ_BYTES);
+    this.lease = next;
+    this.readBuffer = next.buffer;
+    return next.buffer;
+  }
+
+  /** The handle is closed: its read buffer can serve others once its writes are done. */
+  releaseReadBuffer(): void {
+    this.giveUpBuffer();
+  }
+
+  private giveUpBuffer(): void {
+    const lease = this.lease;
+    if (lease === undefined) return;
+    this.lease = undefined;
+    this.readBuffer = undefined;
+    lease.reader = undefined;
+    maybeFree(lease, MAX_READ_BYTES);
   }
 
   get remoteAddress(): string | undefined {

@@ -22,9 +22,8 @@ export interface RawTunnel {
 export interface RawTunnelOptions {
   /** TCP keep-alive on both sides, first probe after this long idle; 0: off */
   readonly keepAliveMs: number;
-  /** smallest and largest read buffer of each side */
+  /** smallest read buffer of each side (it grows when reads fill it) */
   readonly minReadBytes?: number;
-  readonly maxReadBytes?: number;
 }
 
 class TunnelState implements RawTunnel {
@@ -136,7 +135,7 @@ export function startRawTunnel(
     s.handlers = handlers;
     s.owner = t;
     if (options.keepAliveMs > 0) s.setKeepAlive(true, options.keepAliveMs);
-    s.ownReadBuffer(t.peer(s), options.minReadBytes, options.maxReadBytes);
+    s.ownReadBuffer(options.minReadBytes);
   }
   // A side that closed before the tunnel started calls no handler of ours any more.
   for (const s of [client, upstream]) {
