@@ -15,8 +15,11 @@ test: install
 	npm run format:check
 	npm test
 
+# Each benchmark runs its competitor (Squid, HAProxy) in the same run; about 15 minutes in all.
 bench: install
-	bin/egress-router-bench
+	bench/run-http-proxy.sh
+	scripts/bench-dns-proxy.sh
+	node_modules/node/bin/node --disable-warning=ExperimentalWarning bench/takeover.ts
 
 clean:
 	bin/egress-router lab down --all || true

@@ -47,16 +47,18 @@ const ns = `egress-bench-${process.pid}`;
 const work = join(tmpdir(), `egress-bench-${process.pid}`);
 
 /**
- * "egress-router, quiet" is the same program with EGRESS_LOG_LEVEL=warn: no log line per
- * connection. It is measured on new connections only, to show what the log lines cost.
+ * "egress-router, debug" is the same program with EGRESS_DNS_PROXY_DEBUG set: a log line for
+ * every connection opened and one for every connection closed, read from a pipe as a
+ * container runtime would. It is measured on new connections only, to show what the lines
+ * cost.
  */
-type Contender = "egress-router" | "egress-router, quiet" | "haproxy" | "kernel-nat";
+type Contender = "egress-router" | "egress-router, debug" | "haproxy" | "kernel-nat";
 const contenders: readonly Contender[] = ["egress-router", "haproxy", "kernel-nat"];
-const connContenders: readonly Contender[] = [...contenders, "egress-router, quiet"];
+const connContenders: readonly Contender[] = [...contenders, "egress-router, debug"];
 /** Each contender forwards three ports: to the HTTP backend, to iperf3, to the banner server. */
 const ports: Record<Contender, { http: number; iperf: number; banner: number }> = {
   "egress-router": { http: 7000, iperf: 7001, banner: 7002 },
-  "egress-router, quiet": { http: 7100, iperf: 7101, banner: 7102 },
+  "egress-router, debug": { http: 7100, iperf: 7101, banner: 7102 },
   haproxy: { http: 6000, iperf: 6001, banner: 6002 },
   "kernel-nat": { http: 8000, iperf: 8001, banner: 8002 },
 };
@@ -211,7 +213,7 @@ async function startHaproxy(maxconn: number): Promise<Running> {
 
 async function startEgressRouter(
   maxConnections: number,
-  variant: "egress-router" | "egress-router, quiet" = "egress-router",
+  variant: "egress-router" | "egress-router, debug" = "egress-router",
 ): Promise<Running> {
   const p = ports[variant];
   const rules = [
@@ -220,15 +222,23 @@ async function startEgressRouter(
     `${p.banner} 127.0.0.1 ${backend.banner}`,
   ].join("\n");
   // As shipped: defaults everywhere (threads = cores, health checks, keep-alive, logs at
-  // info with a line per connection, to /dev/null here), except the connection limit for
-  // the idle-memory phase.
-  const child = spawnInNs(join(root, "bin/egress-router"), ["dns-proxy"], {
-    EGRESS_DNS_PROXY_DESTINATION: rules,
-    EGRESS_DNS_PROXY_MAX_CONNECTIONS: String(maxConnections),
-    EGRESS_ADMIN_PORT: "0",
-    EGRESS_LOG_FORMAT: "json",
-    ...(variant === "egress-router, quiet" ? { EGRESS_LOG_LEVEL: "warn" } : {}),
-  });
+  // info: no line per connection unless EGRESS_DNS_PROXY_DEBUG), except the connection
+  // limit for the idle-memory phase. The debug variant's lines go through a pipe this
+  // process drains.
+  const debug = variant === "egress-router, debug";
+  const child = spawnInNs(
+    join(root, "bin/egress-router"),
+    ["dns-proxy"],
+    {
+      EGRESS_DNS_PROXY_DESTINATION: rules,
+      EGRESS_DNS_PROXY_MAX_CONNECTIONS: String(maxConnections),
+      EGRESS_ADMIN_PORT: "0",
+      EGRESS_LOG_FORMAT: "json",
+      ...(debug ? { EGRESS_DNS_PROXY_DEBUG: "1" } : {}),
+    },
+    debug ? "pipe" : "ignore",
+  );
+  child.stdout?.resume();
   await waitPort(p.banner);
   return { child, pid: child.pid ?? 0 };
 }
@@ -410,13 +420,13 @@ async function main(): Promise<void> {
   setUpNat();
   let haproxy = await startHaproxy(4000);
   let ours = await startEgressRouter(4000);
-  const quiet = await startEgressRouter(4000, "egress-router, quiet");
+  const debugRun = await startEgressRouter(4000, "egress-router, debug");
 
   const results: Record<string, Record<Contender, number[]>> = {};
   const record = (metric: string, c: Contender, v: number): void => {
     results[metric] ??= {
       "egress-router": [],
-      "egress-router, quiet": [],
+      "egress-router, debug": [],
       haproxy: [],
       "kernel-nat": [],
     };
@@ -427,13 +437,13 @@ async function main(): Promise<void> {
 
   const pids: Record<Contender, number | undefined> = {
     "egress-router": ours.pid,
-    "egress-router, quiet": quiet.pid,
+    "egress-router, debug": debugRun.pid,
     haproxy: haproxy.pid,
     "kernel-nat": undefined,
   };
   const latencies: Record<Contender, number[]> = {
     "egress-router": [],
-    "egress-router, quiet": [],
+    "egress-router, debug": [],
     haproxy: [],
     "kernel-nat": [],
   };
@@ -471,7 +481,7 @@ async function main(): Promise<void> {
   const limit = Number(sh("sh", ["-c", "ulimit -Hn"]).trim());
   const idle = Math.min(Number(args.idle ?? 10_000), Math.floor((limit - 300) / 2) - 100);
   try {
-    await Promise.all([stop(haproxy.child), stop(ours.child), stop(quiet.child)]);
+    await Promise.all([stop(haproxy.child), stop(ours.child), stop(debugRun.child)]);
     haproxy = await startHaproxy(idle + 50);
     ours = await startEgressRouter(idle + 50);
     await new Promise((r) => setTimeout(r, 1000));
@@ -492,7 +502,7 @@ async function main(): Promise<void> {
   }
 
   const table = [
-    `| metric | egress-router | HAProxy 2.6 | kernel NAT | egress-router / HAProxy | NAT / HAProxy | egress-router without connection logs / HAProxy |`,
+    `| metric | egress-router | HAProxy 2.6 | kernel NAT | egress-router / HAProxy | NAT / HAProxy | egress-router with a log line per connection / HAProxy |`,
     `| --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ];
   const digits = (m: string): number =>
@@ -501,14 +511,14 @@ async function main(): Promise<void> {
   for (const [metric, byC] of Object.entries(results)) {
     const med = {
       ours: median(byC["egress-router"]),
-      quiet: median(byC["egress-router, quiet"]),
+      debug: median(byC["egress-router, debug"]),
       haproxy: median(byC.haproxy),
       nat: median(byC["kernel-nat"]),
     };
     const ratio = (x: number): string =>
       Number.isFinite(x / med.haproxy) ? `${fmt(x / med.haproxy, 2)}x` : "";
     table.push(
-      `| ${metric} | ${fmt(med.ours, digits(metric))} | ${fmt(med.haproxy, digits(metric))} | ${fmt(med.nat, digits(metric))} | ${ratio(med.ours)} | ${ratio(med.nat)} | ${ratio(med.quiet)} |`,
+      `| ${metric} | ${fmt(med.ours, digits(metric))} | ${fmt(med.haproxy, digits(metric))} | ${fmt(med.nat, digits(metric))} | ${ratio(med.ours)} | ${ratio(med.nat)} | ${ratio(med.debug)} |`,
     );
   }
   const cpu = cpus()[0]?.model ?? "unknown CPU";

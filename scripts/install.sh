@@ -12,6 +12,7 @@ debs=(
   openssl                                               # certificates made in the TLS tests
   haproxy squid wrk iperf3                              # benchmarks against the originals
   keepalived util-linux                                 # active/standby election (setpriv: util-linux)
+  conntrack                                             # HA tests: which router carried a connection
   chromium                                              # status page test (headless)
 )
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import net from "node:net";
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,18 +57,23 @@ describe("egress-router as the DNS proxy image", () => {
     const router = startRouter(t, [], {
       EGRESS_DNS_PROXY_DESTINATION: `# the test backend\n${port} 127.0.0.2 ${backend.port}\n`,
       EGRESS_DNS_PROXY_DEBUG: "1",
+      EGRESS_DNS_PROXY_THREADS: "2", // each forwarding thread writes its own lines
     });
     await waitFor(() => router.lines.some((l) => l["msg"] === "router ready"), 10_000, "ready");
-    assert.equal(await roundTrip(t, port, "hello"), "hello");
-    await waitFor(() => router.lines.some((l) => l["event"] === "connection-close"), 5000);
-    const close = router.lines.find((l) => l["event"] === "connection-close");
+    for (let i = 0; i < 6; i++) assert.equal(await roundTrip(t, port, "hello"), "hello");
+    const closes = () => router.lines.filter((l) => l["event"] === "connection-close");
+    await waitFor(() => closes().length === 6, 5000, "a close line per connection");
+    const close = closes()[0];
+    assert.equal(close?.["level"], "info");
+    assert.match(String(close?.["client"]), /^127\.0\.0\.1:\d+$/);
     assert.equal(close?.["destination"], `127.0.0.2:${backend.port}`);
     assert.equal(close?.["address"], "127.0.0.2");
     assert.equal(close?.["bytes_from_client"], 5);
     assert.equal(close?.["bytes_to_client"], 5);
     assert.equal(close?.["end"], "done");
-    assert.ok(
-      router.lines.some((l) => l["event"] === "connection-open"),
+    assert.equal(
+      router.lines.filter((l) => l["event"] === "connection-open").length,
+      6,
       "debug: open lines too",
     );
     router.child.kill("SIGTERM");
@@ -108,6 +114,79 @@ describe("egress-router as the DNS proxy image", () => {
       assert.equal(results[i]?.code, 1, name);
       assert.equal(results[i]?.stderr.trimEnd().split("\n").at(-1), last, name);
     }
+  });
+});
+
+describe("egress-router as the DNS proxy image: observability", () => {
+  it("without EGRESS_DNS_PROXY_DEBUG: no line per connection; /metrics counts each exactly once", async (t) => {
+    const backend = await startBackend(t, "127.0.0.2");
+    const [port, admin] = [await freeTcpPort(), await freeTcpPort()];
+    const router = startRouter(t, [], {
+      EGRESS_DNS_PROXY_DESTINATION: `${port} 127.0.0.2 ${backend.port}`,
+      EGRESS_DNS_PROXY_THREADS: "2",
+      EGRESS_ADMIN_PORT: String(admin),
+    });
+    await waitFor(() => router.lines.some((l) => l["msg"] === "router ready"), 10_000, "ready");
+    const texts = Array.from({ length: 30 }, (_, i) => `hello ${i}`);
+    for (const x of texts) assert.equal(await roundTrip(t, port, x), x);
+    const bytes = texts.reduce((n, x) => n + x.length, 0);
+    const series = (body: string, name: string): number =>
+      Number(
+        body
+          .split("\n")
+          .find((l) => l.startsWith(`${name} `))
+          ?.split(" ")[1] ?? NaN,
+      );
+    const l = `mode="dns-proxy",listener="${port}"`;
+    let body = "";
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+      body = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+      if (series(body, `egress_router_connections_closed_total{${l},end="done"}`) === 30) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(series(body, `egress_router_connections_opened_total{${l}}`), 30);
+    assert.equal(series(body, `egress_router_connections_closed_total{${l},end="done"}`), 30);
+    assert.equal(series(body, `egress_router_connections_active{${l}}`), 0);
+    assert.equal(
+      series(
+        body,
+        `egress_router_transferred_bytes_total{mode="dns-proxy",direction="from-client"}`,
+      ),
+      bytes,
+    );
+    // The status page's counters come from the threads once a second.
+    const hits = async (): Promise<number | undefined> => {
+      const status = (await (await fetch(`http://127.0.0.1:${admin}/status.json`)).json()) as {
+        service: { rules: { hits: number }[] };
+      };
+      return status.service.rules[0]?.hits;
+    };
+    for (const deadline = Date.now() + 5000; Date.now() < deadline;) {
+      if ((await hits()) === 30) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await hits(), 30);
+    router.child.kill("SIGTERM");
+    assert.equal(await router.exit(), 0);
+    const perConnection = router.lines.filter((x) =>
+      ["connection-open", "connection-close"].includes(String(x["event"])),
+    );
+    assert.deepEqual(perConnection, []);
+  });
+
+  it("bad rules are reported as OpenShift does even when the admin port is taken", async (t) => {
+    const taken = net.createServer().listen(0, "127.0.0.1");
+    await once(taken, "listening");
+    t.after(() => taken.close());
+    const busy = (taken.address() as net.AddressInfo).port;
+    const r = await runCli([], {
+      EGRESS_DNS_PROXY_DESTINATION: "80 tcp 203.0.113.7",
+      EGRESS_ADMIN_ADDRESS: "127.0.0.1",
+      EGRESS_ADMIN_PORT: String(busy),
+    });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trimEnd().split("\n").at(-1), "Bad destination '80 tcp 203.0.113.7'");
+    assert.doesNotMatch(r.stderr, /EGRESS_ADMIN_PORT/);
   });
 });
 

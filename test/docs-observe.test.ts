@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { settings } from "../src/config/catalogue.ts";
+import { haLogFields, haLogMessages } from "../src/ha/ha-log.ts";
 import { adminPaths } from "../src/observe/admin-server.ts";
 import { logFields, logMessages } from "../src/observe/log.ts";
 import { createMetrics } from "../src/observe/metrics.ts";
@@ -78,13 +79,17 @@ describe("docs/metrics.md and docs/operations.md match the code", () => {
 
   it("every log field, and nothing else", () => {
     const inDocs = table(metricsDoc, "## Log fields").map(([f]) => code(f)[0]);
-    assert.deepEqual(inDocs.sort(), Object.keys(logFields).sort());
+    const inCode = new Set([...Object.keys(logFields), ...Object.keys(haLogFields)]);
+    assert.deepEqual(inDocs.sort(), [...inCode].sort());
     for (const base of ["`level`", "`time`", "`msg`"]) assert.ok(metricsDoc.includes(base));
   });
 
   it("every log message, and nothing else", () => {
     const inDocs = table(metricsDoc, "## Log messages").map(([msg]) => code(msg)[0]);
-    assert.deepEqual(inDocs.sort(), Object.keys(logMessages).sort());
+    assert.deepEqual(
+      inDocs.sort(),
+      [...Object.keys(logMessages), ...Object.keys(haLogMessages)].sort(),
+    );
   });
 
   it("every admin path, and each one answers", async (t) => {

@@ -74,6 +74,62 @@ describe("egress-router lab", privileged(), () => {
     assert.equal(gone.code, 1);
   });
 
+  it("up --ha: two router pods, status says who holds, the demo kills the holder, down removes it all", async (t) => {
+    const name = uniqueLabName("h");
+    t.after(() => run(["lab", "down", "--name", name]));
+    const up = await run(["lab", "up", "--ha", "--name", name]);
+    assert.equal(up.code, 0, `${up.stdout}${up.stderr}`);
+    assert.match(up.stdout, /^lab "[^"]+" is up \(\d+\.\d s\), with two router pods\n/);
+    assert.match(
+      up.stdout,
+      new RegExp(`^  router b +erlab-${name}-routerb +eth0 192\\.0\\.2\\.3,`, "m"),
+    );
+    assert.match(up.stdout, /^ {2}→ router [ab] holds the source address$/m);
+
+    const status = await run(["lab", "status", "--name", name]);
+    assert.match(
+      status.stdout,
+      /^ {2}router [ab] {2}holder, ready \(keepalived MASTER\); has the source address and 192\.0\.2\.4$/m,
+    );
+    assert.match(status.stdout, /^ {2}router [ab] {2}standby, not ready \(keepalived BACKUP\)$/m);
+
+    // on a lab built with --ha, the demo runs the takeover with the lab's own routers
+    const demo = await run(["lab", "demo", "--name", name], 120_000);
+    assert.equal(demo.code, 0, demo.stdout);
+    assert.match(demo.stdout, /only their scenarios run\n/);
+    assert.match(
+      demo.stdout,
+      /\n {7}router ([ab]) killed; router (?!\1)[ab] holds: the first new connection through it reached the external server \d+ ms after the kill/,
+    );
+    assert.match(demo.stdout, /\n✔ 2 scenarios, all as expected\./);
+
+    const down = await run(["lab", "down", "--name", name]);
+    assert.deepEqual([down.code, down.stdout], [0, `lab "${name}" removed\n`]);
+    const left = await runCli(["lab", "status"], env);
+    assert.doesNotMatch(left.stdout, new RegExp(`^${name} `, "m"));
+    const namespaces = await import("node:child_process").then(({ execFileSync }) =>
+      execFileSync("ip", ["netns", "list"], { encoding: "utf8" }),
+    );
+    assert.doesNotMatch(namespaces, new RegExp(`erlab-${name}-`));
+  });
+
+  it("up --ha refuses ipvlan, whose two routers would share one MAC address", async () => {
+    const r = await run([
+      "lab",
+      "up",
+      "--ha",
+      "--name",
+      uniqueLabName("i"),
+      "--interface",
+      "ipvlan",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^lab: Cannot build a second router on an ipvlan egress interface: .*; use --interface macvlan or veth\n$/,
+    );
+  });
+
   it(
     "lab demo --interface ipvlan: every redirect scenario over an ipvlan egress interface",
     { skip: egressLinkUnsupportedReason("ipvlan") ?? false },

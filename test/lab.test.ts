@@ -89,7 +89,12 @@ describe("lab", privileged(), () => {
       message: `lab: Cannot build the lab "${name}": it already exists (erlab-${name}-client, erlab-${name}-router); run "egress-router lab down --name ${name}" first`,
     });
     const summary = (await listLabs()).find((l) => l.name === name);
-    assert.deepEqual(summary, { name, namespaces: ["client", "router"], complete: false });
+    assert.deepEqual(summary, {
+      name,
+      namespaces: ["client", "router"],
+      complete: false,
+      secondRouter: false,
+    });
     await destroyLab(name);
     assert.deepEqual(await labNamespaces(name), []);
   });

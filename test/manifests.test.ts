@@ -37,6 +37,12 @@ interface Case {
 }
 const sdnKinds = ["ServiceAccount", "ConfigMap", "Deployment", "Service", "NetworkPolicy"];
 const multusKinds = ["ServiceAccount", "NetworkAttachmentDefinition", ...sdnKinds.slice(1)];
+/** an active/standby set adds its PodDisruptionBudget after the Deployment */
+const withBudget = (kinds: string[]) => [
+  ...kinds.slice(0, kinds.indexOf("Deployment") + 1),
+  "PodDisruptionBudget",
+  ...kinds.slice(kinds.indexOf("Deployment") + 1),
+];
 const multus = ["--network", "multus", "--macvlan-master", "eth1"];
 const cases: Case[] = [
   {
@@ -146,6 +152,27 @@ const cases: Case[] = [
     kinds: multusKinds,
   },
   {
+    file: "redirect-ha-openshift-sdn.yaml",
+    args: [...image, "-n", "payments", "--replicas", "2", "--node-selector", "egress=true"],
+    env: {
+      ...v4,
+      EGRESS_DESTINATION: "80 tcp 203.0.113.25\n443 tcp 203.0.113.25\n",
+      EGRESS_HA_VRID: "42",
+    },
+    kinds: withBudget(sdnKinds),
+  },
+  {
+    file: "redirect-ha-multus.yaml",
+    args: [...image, "-n", "payments", ...multus, "--replicas", "3"],
+    env: {
+      ...v4,
+      EGRESS_DESTINATION: "443 tcp 203.0.113.25\n",
+      EGRESS_HA_VRID: "42",
+      EGRESS_HA_ADVERT_SECONDS: "0.2",
+    },
+    kinds: withBudget(multusKinds),
+  },
+  {
     file: "egressrouter-multus.yaml",
     args: [...image, "-f", join(fixtures, "egressrouter-redirect.yaml")],
     env: {},
@@ -217,10 +244,24 @@ describe(
       ],
       [
         "an unknown flag",
-        [...image, "--replicas", "2"],
+        [...image, "--replica", "2"],
         v4,
         2,
-        "egress-router manifests: Unknown option '--replicas'; see egress-router manifests --help\n",
+        "egress-router manifests: Unknown option '--replica'; see egress-router manifests --help\n",
+      ],
+      [
+        "an EgressRouter with a second address, for two replicas",
+        [...image, "-f", join(fixtures, "egressrouter-redirect.yaml"), "--replicas", "2"],
+        { EGRESS_HA_VRID: "42" },
+        1,
+        "spec.addresses: Cannot give 2 replicas the same 1 extra address: only the source address moves with the holder, and a static address on every replica would be on the LAN 2 times; keep only spec.addresses[0], or use --replicas 1\n",
+      ],
+      [
+        "two replicas of an HTTP proxy",
+        [...image, "--replicas", "2"],
+        { ...v4, EGRESS_HTTP_PROXY_DESTINATION: "*" },
+        1,
+        "--replicas: Cannot run 2 replicas of an HTTP proxy: only redirect mode has an active/standby form (egress-router ha run, docs/ha.md); use --replicas 1\n",
       ],
       [
         "a bad rule: our message, then the OpenShift one last",

@@ -8,9 +8,13 @@ import { fileURLToPath } from "node:url";
 import {
   publishConnectLatency,
   publishDecision,
+  publishHa,
   publishRequest,
   publishResolve,
+  publishConnectionClose,
+  publishConnectionOpen,
   publishUpstreamError,
+  publishUpstreamHealth,
 } from "../src/observe/events.ts";
 import { formatText } from "../src/observe/log.ts";
 import { createConfigMapDir } from "./helpers/configmap.ts";
@@ -19,6 +23,23 @@ import { echoSetting } from "./helpers/echo-mode.ts";
 import { freePort, lineClient, waitFor } from "./helpers/net.ts";
 
 const rules = "listen 0\nreply v1\ndeny blocked\nname api.example.test 192.0.2.7 192.0.2.8\n";
+
+/** One DNS-proxy connection's events, as a forwarding thread publishes them. */
+function publishDnsProxyConnection(): void {
+  publishConnectionOpen({ mode: "dns-proxy", listener: "5432", client: "10.128.0.15:51240" });
+  publishConnectionClose({
+    mode: "dns-proxy",
+    listener: "5432",
+    client: "10.128.0.15:51240",
+    destination: "db.example.test:5432",
+    address: "192.0.2.9",
+    ruleLine: 1,
+    bytesFromClient: 3,
+    bytesToClient: 4,
+    durationMs: 5,
+    end: "done",
+  });
+}
 
 describe("logs", () => {
   it("one decision line and one close line per connection, with fixed fields", async (t) => {
@@ -186,10 +207,12 @@ describe("logs", () => {
   it("EGRESS_DNS_PROXY_DEBUG: every DNS-proxy connection and resolution at info", async (t) => {
     const d = await startEchoDaemon(t, rules, { env: { EGRESS_DNS_PROXY_DEBUG: "1" } });
     const from = d.logs.length;
-    const c = await lineClient(d.port); // the echo mode reports as dns-proxy
-    await c.ask("x");
-    await c.close();
+    publishDnsProxyConnection();
     assert.equal((await d.waitLog("connection opened", from)).level, "info");
+    const closed = await d.waitLog("connection closed", from);
+    assert.equal(closed.level, "info");
+    assert.equal(closed["mode"], "dns-proxy");
+    assert.equal(closed["destination"], "db.example.test:5432");
     publishResolve({
       name: "db.example.test",
       ok: true,
@@ -202,14 +225,91 @@ describe("logs", () => {
     assert.deepEqual(resolved["addresses"], ["192.0.2.20"]);
   });
 
-  it("without debug settings: no connection-opened lines", async (t) => {
+  it("without debug settings: no connection-opened lines; DNS-proxy closes only at debug", async (t) => {
     const d = await startEchoDaemon(t, rules);
     const from = d.logs.length;
+    // Published synchronously: logged (or not) before the echo connection below even starts.
+    publishDnsProxyConnection();
     const c = await lineClient(d.port);
     await c.ask("x");
     await c.close();
-    await d.waitLog("connection closed", from);
-    assert.equal(d.logs.slice(from).filter((l) => l.msg === "connection opened").length, 0);
+    await d.waitLog("connection closed", from); // the echo mode's (an HTTP proxy's) close
+    const lines = d.logs.slice(from);
+    assert.deepEqual(
+      lines.filter((l) => l.msg === "connection closed").map((l) => l["mode"]),
+      ["http-proxy"],
+    );
+    assert.equal(lines.filter((l) => l.msg === "connection opened").length, 0);
+  });
+
+  it("an address going down or coming back is one line, with its cause", async (t) => {
+    const d = await startEchoDaemon(t, rules);
+    const from = d.logs.length;
+    const retryAt = Date.parse("2026-01-02T03:04:05.000Z");
+    publishUpstreamHealth({
+      mode: "dns-proxy",
+      destination: "db.example.test:5432",
+      address: "192.0.2.30",
+      up: false,
+      cause: "connect",
+      error: "refused",
+      retryAt,
+    });
+    publishUpstreamHealth({
+      mode: "dns-proxy",
+      destination: "db.example.test:5432",
+      address: "192.0.2.31",
+      up: false,
+      cause: "check",
+      error: "timeout",
+      retryAt: Infinity,
+    });
+    publishUpstreamHealth({
+      mode: "dns-proxy",
+      destination: "db.example.test:5432",
+      address: "192.0.2.30",
+      up: true,
+      cause: "check",
+      error: undefined,
+      retryAt: undefined,
+    });
+    await d.waitLog("upstream back up", from);
+    const lines = d.logs
+      .slice(from)
+      .filter((l) => String(l.msg).startsWith("upstream "))
+      .map(({ time: _time, ...rest }) => rest);
+    assert.deepEqual(lines, [
+      {
+        level: "warn",
+        msg: "upstream marked down",
+        event: "upstream-health",
+        mode: "dns-proxy",
+        destination: "db.example.test:5432",
+        address: "192.0.2.30",
+        cause: "connect",
+        kind: "refused",
+        retry_at: "2026-01-02T03:04:05.000Z",
+      },
+      {
+        level: "warn",
+        msg: "upstream marked down",
+        event: "upstream-health",
+        mode: "dns-proxy",
+        destination: "db.example.test:5432",
+        address: "192.0.2.31",
+        cause: "check",
+        kind: "timeout",
+      },
+      {
+        level: "info",
+        msg: "upstream back up",
+        event: "upstream-health",
+        mode: "dns-proxy",
+        destination: "db.example.test:5432",
+        address: "192.0.2.30",
+        cause: "check",
+      },
+    ]);
   });
 
   it("text format reads as one line per event", () => {
@@ -290,6 +390,8 @@ describe("metrics and admin server", () => {
       error: "ETIMEOUT",
       stale: true,
     });
+    publishHa({ kind: "role", role: "holder", holding: true, takeoverSeconds: 0.04 });
+    publishHa({ kind: "split-brain", detected: true });
     const res = await d.get("/metrics");
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
@@ -307,34 +409,47 @@ describe("metrics and admin server", () => {
       "egress_router_dns_resolutions_total",
       "egress_router_dns_stale_answers_total",
       "egress_router_draining",
+      "egress_router_ha_holder",
+      "egress_router_ha_role",
+      "egress_router_ha_role_changes_total",
+      "egress_router_ha_split_brain",
+      "egress_router_ha_split_brains_total",
+      "egress_router_ha_takeover_seconds",
       "egress_router_ready",
       "egress_router_request_duration_seconds",
       "egress_router_transferred_bytes_total",
       "egress_router_upstream_connect_duration_seconds",
       "egress_router_upstream_connect_errors_total",
     ]);
+    assert.match(body, /^egress_router_ha_holder 1$/m);
+    assert.match(body, /^egress_router_ha_role\{role="holder"\} 1$/m);
+    assert.match(body, /^egress_router_ha_role\{role="standby"\} 0$/m);
+    assert.match(body, /^egress_router_ha_role_changes_total\{role="holder"\} 1$/m);
+    assert.match(body, /^egress_router_ha_takeover_seconds_bucket\{le="0\.05"\} 1$/m);
+    assert.match(body, /^egress_router_ha_split_brain 1$/m);
+    assert.match(body, /^egress_router_ha_split_brains_total 1$/m);
     const listener = String(d.port);
     assert.match(
       body,
       new RegExp(
-        `^egress_router_connections_opened_total\\{mode="dns-proxy",listener="${listener}"\\} 1$`,
+        `^egress_router_connections_opened_total\\{mode="http-proxy",listener="${listener}"\\} 1$`,
         "m",
       ),
     );
     assert.match(
       body,
       new RegExp(
-        `^egress_router_connections_active\\{mode="dns-proxy",listener="${listener}"\\} 0$`,
+        `^egress_router_connections_active\\{mode="http-proxy",listener="${listener}"\\} 0$`,
         "m",
       ),
     );
     assert.match(
       body,
-      /^egress_router_transferred_bytes_total\{mode="dns-proxy",direction="from-client"\} 2$/m,
+      /^egress_router_transferred_bytes_total\{mode="http-proxy",direction="from-client"\} 2$/m,
     );
     assert.match(
       body,
-      /^egress_router_transferred_bytes_total\{mode="dns-proxy",direction="to-client"\} 5$/m,
+      /^egress_router_transferred_bytes_total\{mode="http-proxy",direction="to-client"\} 5$/m,
     );
     assert.match(
       body,

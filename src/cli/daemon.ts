@@ -3,9 +3,10 @@
 // status page), logs, hot reload of the rule file, SIGHUP, and a graceful SIGTERM.
 //
 // A mode only supplies a ModeDefinition (compile rule text purely; create a Service).
-// Order at start: settings → logs and metrics → admin server (healthz answers, readyz says
-// "starting") → compile the rules (a bad config exits 1 with every problem) → `prepare`
-// (network set-up) → service.start() → ready → watch the rule file.
+// Order at start: settings → logs and metrics → compile the rules (a bad config exits 1
+// with every problem, before any port is opened) → admin server (healthz answers, readyz
+// says "starting") → `prepare` (network set-up) → service.start() → ready → watch the
+// rule file.
 import { isIP } from "node:net";
 import { join } from "node:path";
 import type { SettingSpec } from "../config/catalogue.ts";
@@ -19,9 +20,9 @@ import type { AdminServer } from "../observe/admin-server.ts";
 import { shuttingDown, startAdminServer } from "../observe/admin-server.ts";
 import type { ReloadResult, ReloadTrigger } from "../observe/events.ts";
 import { publishReload } from "../observe/events.ts";
-import type { Logger, LogFormat, LogOptions } from "../observe/log.ts";
+import type { Logger, LogFormat } from "../observe/log.ts";
 import { createLogger, logEvent, subscribeLogs } from "../observe/log.ts";
-import { createMetrics } from "../observe/metrics.ts";
+import { createMetrics, renderMetrics } from "../observe/metrics.ts";
 import type { Service } from "../observe/service.ts";
 import type { ModeDefinition } from "../observe/service.ts";
 import { renderStatus } from "../observe/status-page.ts";
@@ -189,14 +190,13 @@ export async function startDaemon<C>(
   const flags = options.flags ?? {};
   const isTty = options.logDestination === undefined && process.stdout.isTTY === true;
   const ds = readDaemonSettings(env, flags, isTty);
-  const logOptions: LogOptions = {
+  const logger = createLogger({
     format: ds.format,
     level: ds.level,
     dnsProxyDebug: ds.dnsProxyDebug,
     colour: isTty,
     ...(options.logDestination ? { destination: options.logDestination } : {}),
-  };
-  const logger = createLogger(logOptions);
+  });
   const unsubscribeLogs = subscribeLogs(logger, { dnsProxyDebug: ds.dnsProxyDebug });
   const metrics = createMetrics({ version, mode: definition.mode });
   const activity = trackActivity();
@@ -236,6 +236,11 @@ export async function startDaemon<C>(
 
   const snapshot = (): StatusSnapshot => {
     const r = readiness();
+    const status = service?.status();
+    const own = activity.snapshot();
+    // A service whose data path runs on other threads has their activity too.
+    const others = service?.threadActivity?.() ?? [];
+    const seen = others.length > 0 ? mergeActivity([own, ...others]) : own;
     return {
       mode: definition.mode,
       version,
@@ -251,10 +256,10 @@ export async function startDaemon<C>(
         appliedAt: appliedAt?.toISOString(),
         lastReloadOk,
       },
-      service: service?.status(),
-      activity: service?.threadActivity
-        ? mergeActivity([activity.snapshot(), ...service.threadActivity()])
-        : activity.snapshot(),
+      service: status,
+      activity: status?.openConnections
+        ? { ...seen, openConnections: status.openConnections }
+        : seen,
     };
   };
 
@@ -347,6 +352,17 @@ export async function startDaemon<C>(
   };
 
   try {
+    // The rules first: bad rules exit with their own (OpenShift) message before any port
+    // is opened, whatever else is wrong.
+    const first = readRules();
+    if ("problems" in first) {
+      throw new ConfigError(
+        first.problems.map((message) => ({ code: "file-unreadable", setting: spec.env, message })),
+      );
+    }
+    const config = definition.compile(first.text); // ConfigError: main prints every problem
+    lastSeenText = first.text;
+
     if (ds.adminPort !== 0) {
       const { page, fragment, script, style } = renderStatus;
       try {
@@ -355,7 +371,8 @@ export async function startDaemon<C>(
           statusJson: snapshot,
           metrics: async () => ({
             contentType: metrics.registry.contentType,
-            body: await metrics.render((await service?.threadMetrics?.()) ?? []),
+            // with the counts of the service's other threads, if it has any
+            body: await renderMetrics(metrics.registry, (await service?.metricFamilies?.()) ?? []),
           }),
           page: () => page(snapshot()),
           fragment: () => fragment(snapshot()),
@@ -392,18 +409,12 @@ export async function startDaemon<C>(
       logEvent(logger, "info", "admin server listening", { url: admin.url });
     }
 
-    const first = readRules();
-    if ("problems" in first) {
-      throw new ConfigError(
-        first.problems.map((message) => ({ code: "file-unreadable", setting: spec.env, message })),
-      );
-    }
-    const config = definition.compile(first.text); // ConfigError: main prints every problem
-    lastSeenText = first.text;
-
     if (options.prepare) await options.prepare();
     setupDone = true;
-    service = definition.create(config, { log: logOptions });
+    service = definition.create(config, {
+      log: { format: ds.format, level: ds.level, dnsProxyDebug: ds.dnsProxyDebug, colour: isTty },
+      version,
+    });
     await service.start();
     started = true;
     appliedAt = new Date();

@@ -23,7 +23,7 @@ export function dnsProxyMode(s: DnsProxySettings): ModeDefinition<ForwardConfig>
     mode: "dns-proxy",
     rulesSetting: settings.dnsProxyDestination.env,
     compile: (text) => compileDnsProxyText(text, s),
-    create: (config) => createTcpProxyService(config),
+    create: (config, host) => createTcpProxyService(config, host ? { host } : {}),
   };
 }
 

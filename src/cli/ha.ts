@@ -12,13 +12,17 @@ import type { RouterConfig } from "../config/router-config.ts";
 import type { HaSettings } from "../ha/ha-settings.ts";
 import { readHaSettings } from "../ha/ha-settings.ts";
 import { createHaRouter } from "../ha/ha-router.ts";
+import type { HaLog, HaLogMessage } from "../ha/ha-log.ts";
 import { renderKeepalivedConfig } from "../ha/keepalived-config.ts";
 import { createCommandRunner } from "../redirect/command-runner.ts";
+import { procSysSettings } from "../redirect/kernel-settings.ts";
+import type { RedirectBase } from "../redirect/legacy-mode.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "./command.ts";
 import { startDaemon } from "./daemon.ts";
 import { allSettingKeys, parseCommandArgs, settingFlagHelp } from "./flags.ts";
 import { printProblems } from "./print-problems.ts";
+import { redirectRequest } from "./redirect-request.ts";
 
 const haKeys = allSettingKeys.filter((k) => settings[k].env.startsWith("EGRESS_HA_"));
 const routerKeys: SettingKey[] = [
@@ -27,6 +31,7 @@ const routerKeys: SettingKey[] = [
   "destination",
   "egressInterface",
   "clusterInterface",
+  "natBackend",
   "routerDebug",
 ];
 const daemonKeys = allSettingKeys.filter((k) =>
@@ -41,9 +46,12 @@ const help = `Usage: egress-router ha run [options]
 
 Redirect mode with hot standbys. Run two or more replicas with the same settings on the same
 egress LAN; keepalived (VRRP) elects one holder. Only the holder has EGRESS_SOURCE on the
-egress interface and the NAT rules, and only the holder is ready (/readyz). When the holder
-dies, a standby takes the address over in well under a second and announces it with
-gratuitous ARP. See docs/ha.md.
+egress interface and the NAT rules, and only the holder is ready (/readyz); a standby
+translates nothing and drops new connections, which their clients' TCP then sends again to
+the holder. When the holder dies, a standby takes the address over in well under a second
+and announces it with gratuitous ARP. If the replicas cannot hear each other (split-brain),
+an ARP check finds the second holder and the one that came second steps down. Kubernetes:
+egress-router manifests --replicas 2. See docs/ha.md.
 
   run      run one replica until SIGTERM (graceful handover: the peer takes over at once)
   config   print the keepalived configuration these settings make, and exit
@@ -55,10 +63,27 @@ ${settingFlagHelp(keys)}
 function readAll(
   env: Env,
   flags: Flags,
-): { router: RouterConfig; ha: HaSettings } | { problems: ConfigError } {
+): { router: RouterConfig; ha: HaSettings; base: RedirectBase } | { problems: ConfigError } {
   const { config, problems } = readRouterConfig(env, { ...flags, mode: "legacy" });
   const ha = readHaSettings(env, flags, config?.source);
   const all = [...problems, ...ha.problems];
+  let base: RedirectBase | undefined;
+  if (config) {
+    try {
+      // the same plan input as legacy redirect mode: the admin port stays the router's own
+      const { backend, ...input } = redirectRequest(config, env, flags, {
+        nat: true,
+        setupNetwork: true,
+        adminServer: true,
+      });
+      const { rules: _rules, nat: _nat, setupNetwork: _setup, ...fixed } = input;
+      // keepalived's own advertisements must leave with their own source address
+      base = { ...fixed, backend, keepVrrpSource: true };
+    } catch (err) {
+      if (err instanceof ConfigError) all.push(...err.problems);
+      else throw err;
+    }
+  }
   if (ha.settings && ha.settings.election !== "keepalived") {
     all.push({
       code: "setting-invalid",
@@ -66,8 +91,8 @@ function readAll(
       message: `${settings.haElection.env}: Cannot run "ha" with election "${ha.settings.election}": it needs an election engine; set EGRESS_HA_ELECTION=keepalived (a single replica runs the plain redirect mode)`,
     });
   }
-  if (all.length > 0 || !config || !ha.settings) return { problems: new ConfigError(all) };
-  return { router: config, ha: ha.settings };
+  if (all.length > 0 || !config || !ha.settings || !base) return { problems: new ConfigError(all) };
+  return { router: config, ha: ha.settings, base };
 }
 
 async function run(env: Env, flags: Flags): Promise<number> {
@@ -76,21 +101,16 @@ async function run(env: Env, flags: Flags): Promise<number> {
     printProblems(read.problems.problems);
     return 1;
   }
-  const { router, ha } = read;
+  const { ha, base } = read;
   const runner = createCommandRunner({ env });
   let fatal: (err: Error) => void = () => {};
   const fatalPromise = new Promise<Error>((resolve) => (fatal = resolve));
-  let log: (level: "debug" | "info" | "warn" | "error", msg: string, f?: object) => void = (
-    _l,
-    msg,
-  ) => process.stderr.write(`${msg}\n`);
+  let log: HaLog = (_l, msg) => process.stderr.write(`${msg}\n`);
   const haRouter = createHaRouter({
     ha,
-    source: router.source,
-    gateway: router.gateway.address,
-    egressInterface: router.egressInterface,
-    clusterInterface: router.clusterInterface,
+    base,
     runner,
+    kernel: procSysSettings(),
     env,
     routerId: env["HOSTNAME"] ?? hostname(),
     log: (level, msg, f) => log(level, msg, f),
@@ -114,7 +134,10 @@ async function run(env: Env, flags: Flags): Promise<number> {
   });
   const outcome = await Promise.race([stopped, fatalPromise]);
   if (typeof outcome === "number") return outcome;
-  daemon.logger.fatal({ event: "ha", error: outcome.message }, "high availability failed");
+  daemon.logger.fatal(
+    { event: "ha", error: outcome.message },
+    "high availability failed" satisfies HaLogMessage,
+  );
   await daemon.shutdown("fatal");
   process.stderr.write(`${outcome.message}\n`);
   return 1;

@@ -11,7 +11,9 @@ import type { Lab } from "../lab/lab.ts";
 import { createLab, destroyLab, LabError, listLabs, openLab, requireRoot } from "../lab/lab.ts";
 import type { EgressLinkType } from "../lab/topology.ts";
 import { EGRESS_LINK_TYPES, labNameProblem } from "../lab/topology.ts";
-import { describeLab } from "../lab/describe.ts";
+import { describeHaLab, describeHolders, describeLab } from "../lab/describe.ts";
+import type { RouterName } from "../lab/ha-lab.ts";
+import { ROUTERS, createHaLab, openHaLab } from "../lab/ha-lab.ts";
 
 const DEFAULT_NAME = "demo";
 
@@ -28,19 +30,25 @@ the reserved source address (and names every other source it turns away); and a 
 server (dnsmasq) naming the external services. Documentation addresses only
 (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): no packet leaves the lab.
 
-  up       build the lab and start its servers, then print its map
+  up       build the lab and start its servers, then print its map. With --ha: a second
+           router pod on the same LAN, both running egress-router ha run (keepalived elects
+           the holder of the source address; clients use 192.0.2.4, which moves with it)
   down     remove the lab: its processes, namespaces and files (--all: every lab)
   status   list the labs on this host; with --name, that lab's map and firewall counters
+           (and, for a lab built with --ha, which router holds the address)
   demo     run every mode's scenarios against a lab and print what the client asked,
            what the external server saw and whether the firewall let it in. Uses the
            lab named by --name if it is up (and leaves it up), else builds one and
            removes it afterwards (--keep leaves it). Exit 1 if anything is not as expected.
+           The last scenarios kill the holder of two active/standby routers mid-traffic and
+           print the gap; on a lab built with --ha, only those run, with its routers.
 
 Options:
   --name <name>          the lab (default ${DEFAULT_NAME}); namespaces are erlab-<name>-<role>
   --interface <type>     how the router's egress interface reaches the LAN:
                          ${EGRESS_LINK_TYPES.join(" (default), ")}; ipvlan is L2 mode, on the
                          node uplink's own MAC address (also --egress-link <type>)
+  --ha                   up: two router pods, active/standby (macvlan or veth; not ipvlan)
   --all                  down: every lab on this host
   --keep                 demo: leave the lab up afterwards
   --only <mode>          demo: only this mode's scenarios (${DEMO_MODES.join(", ")})
@@ -49,6 +57,7 @@ Options:
 Examples:
   egress-router lab demo
   egress-router lab up && ip netns exec erlab-demo-client curl -s http://192.0.2.2/
+  egress-router lab up --ha && egress-router lab status --name demo
   egress-router lab down --all
 `,
   async run(args, env: Env) {
@@ -61,6 +70,7 @@ Examples:
         "egress-link": { type: "string" },
         interface: { type: "string" },
         all: { type: "boolean" },
+        ha: { type: "boolean" },
         keep: { type: "boolean" },
         only: { type: "string" },
         verbose: { type: "boolean" },
@@ -83,7 +93,7 @@ Examples:
     try {
       switch (action) {
         case "up":
-          return await up(name, link, common);
+          return await up(name, link, flags["ha"] === true, common);
         case "down":
           return await down(name, flags["all"] === true, env);
         case "status":
@@ -151,13 +161,45 @@ function removeOnInterrupt(name: string, env: Env): () => void {
   };
 }
 
-async function up(name: string, link: EgressLinkType, common: Common): Promise<number> {
+async function up(
+  name: string,
+  link: EgressLinkType,
+  ha: boolean,
+  common: Common,
+): Promise<number> {
   requireRoot("build the lab");
   const start = performance.now();
   const release = removeOnInterrupt(name, common.env);
-  const lab = await createLab({ name, egressLink: link, ...common }).finally(release);
+  if (!ha) {
+    const lab = await createLab({ name, egressLink: link, ...common }).finally(release);
+    const s = ((performance.now() - start) / 1000).toFixed(1);
+    process.stdout.write(`lab "${name}" is up (${s} s)\n\n${describeLab(lab)}`);
+    return 0;
+  }
+  const h = await createHaLab({ name, egressLink: link, ...common })
+    .then((h) => {
+      // the routers outlive this command; `lab down` ends them with the lab
+      for (const r of ROUTERS) h.startRouter(r, {}, { detached: true });
+      return h;
+    })
+    .finally(release);
+  const deadline = Date.now() + 60_000;
+  let holder: RouterName | undefined;
+  while (holder === undefined && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    holder = await h.holder();
+  }
   const s = ((performance.now() - start) / 1000).toFixed(1);
-  process.stdout.write(`lab "${name}" is up (${s} s)\n\n${describeLab(lab)}`);
+  const states = await Promise.all(ROUTERS.map((r) => h.state(r)));
+  process.stdout.write(
+    `lab "${name}" is up (${s} s), with two router pods\n\n${describeLab(h.lab, { ha: true })}${describeHaLab(h.lab)}\n${describeHolders(states)}`,
+  );
+  if (holder === undefined) {
+    process.stderr.write(
+      `lab: no router holds the source address after 60 s; the routers' logs: ${ROUTERS.map((r) => h.logFile(r)).join(", ")}\n`,
+    );
+    return 1;
+  }
   return 0;
 }
 
@@ -181,7 +223,9 @@ async function status(name: string | undefined, env: Env): Promise<number> {
     }
     for (const l of labs) {
       const state = l.complete
-        ? "up"
+        ? l.secondRouter
+          ? "up, two active/standby router pods (--ha)"
+          : "up"
         : `half-built (${l.namespaces.join(", ") || "no namespace"}): remove it with "egress-router lab down --name ${l.name}"`;
       process.stdout.write(`${l.name.padEnd(24)} ${state}\n`);
     }
@@ -196,8 +240,13 @@ async function status(name: string | undefined, env: Env): Promise<number> {
   }
   const lab = openLab(name, { env });
   process.stdout.write(
-    `lab "${name}": ${found.complete ? "up" : "half-built"}\n\n${describeLab(lab)}`,
+    `lab "${name}": ${found.complete ? "up" : "half-built"}\n\n${describeLab(lab, { ha: found.secondRouter })}${found.secondRouter ? describeHaLab(lab) : ""}`,
   );
+  if (found.complete && found.secondRouter) {
+    const h = openHaLab(lab);
+    const states = await Promise.all(ROUTERS.map((r) => h.state(r)));
+    process.stdout.write(`\n${describeHolders(states)}`);
+  }
   if (found.complete) {
     requireRoot("read the lab's firewall");
     const f = await lab.firewall();
@@ -228,9 +277,16 @@ async function demo(
   let lab: Lab;
   let built = false;
   let release = () => {};
+  let run = groups;
   if (existing?.complete) {
     lab = openLab(name, common);
     write(`using the lab "${name}" that is up\n`);
+    if (existing.secondRouter) {
+      // its router pods run the active/standby routers: the other modes' scenarios would
+      // fight them for the router pod
+      run = groups.filter((g) => g.mode === "ha");
+      write(`it has two active/standby router pods (lab up --ha): only their scenarios run\n`);
+    }
   } else {
     if (existing) await destroyLab(name, { env: common.env }); // half-built: start over
     release = removeOnInterrupt(name, common.env);
@@ -241,7 +297,7 @@ async function demo(
     write(`up in ${((performance.now() - start) / 1000).toFixed(1)} s\n\n${describeLab(lab)}`);
   }
   try {
-    const result = await runDemo({ groups, context: demoContext(lab), write, tty });
+    const result = await runDemo({ groups: run, context: demoContext(lab), write, tty });
     write(summarize(result, groups, [lab.v4.source, lab.v6.source], tty));
     return result.rows.every((r) => r.ok) && result.leaked.length === 0 ? 0 : 1;
   } finally {

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, type ConfigProblem } from "../config/config-error.ts";
-import type { Env } from "../config/read-setting.ts";
+import { fileErrorState, type Env } from "../config/read-setting.ts";
 import { buildManifests } from "../manifests/build-manifests.ts";
 import { readEgressRouter, type EgressRouterInput } from "../manifests/egress-router-resource.ts";
 import {
@@ -67,6 +67,10 @@ Options:
   --allow-metrics-from <ns>      a namespace that may scrape the admin port (repeatable)
   --privileged-setup             run the network-setup init container privileged even for IPv4
                                  (only for nodes whose net.ipv4.ip_forward is off; IPv6 always is)
+  --replicas <n>                 1 (default): one router pod; 2 to 9 (redirect mode): an
+                                 active/standby set — keepalived elects the pod that holds the
+                                 source address (needs EGRESS_HA_VRID), one pod per node, ready
+                                 only while holding, a PodDisruptionBudget; see docs/ha.md
 
 Examples:
   egress-router manifests --image registry.example.com/egress-router:0.1.0 -n payments \\
@@ -79,6 +83,9 @@ Examples:
     --source 192.0.2.99/24 --gateway 192.0.2.1 --destination '443 tcp 203.0.113.25' \\
     --network multus --interface-type ipvlan --master ens192
   egress-router manifests -f egressrouter.yaml --image registry.example.com/egress-router:0.1.0
+  egress-router manifests --image registry.example.com/egress-router:0.1.0 -n payments \\
+    --source 192.0.2.99/24 --gateway 192.0.2.1 --destination '443 tcp 203.0.113.25' \\
+    --replicas 2 --ha-vrid 42
 
 Settings flags:
 ${settingFlagHelp(allSettingKeys)}
@@ -92,15 +99,7 @@ function readResource(path: string): {
   try {
     text = readFileSync(path === "-" ? 0 : path, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const state =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EACCES"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "it is a directory"
-            : (err as Error).message;
+    const state = fileErrorState(err);
     return {
       value: undefined,
       problems: [

@@ -4,9 +4,8 @@ import { settings } from "../config/catalogue.ts";
 import type { ConfigProblem } from "../config/config-error.ts";
 import { ConfigError } from "../config/config-error.ts";
 import type { Env, Flags } from "../config/read-setting.ts";
-import { readSetting } from "../config/read-setting.ts";
+import { readSetting, valueProblem } from "../config/read-setting.ts";
 import type { RouterConfig } from "../config/router-config.ts";
-import { shown } from "../config/rule-lines.ts";
 import type { NatBackend } from "../redirect/apply-nat.ts";
 import type { RedirectRequest } from "../redirect/apply-redirect.ts";
 
@@ -20,14 +19,8 @@ function checked(
   const r = readSetting(spec, env, flags);
   problems.push(...r.problems);
   const value = r.setting.value ?? spec.default ?? "";
-  const state = spec.check?.(value);
-  if (state !== undefined) {
-    problems.push({
-      code: "setting-invalid",
-      setting: spec.env,
-      message: `${spec.env}: Cannot use "${shown(value)}": ${state}`,
-    });
-  }
+  const problem = valueProblem(spec, value);
+  if (problem) problems.push(problem);
   return value;
 }
 

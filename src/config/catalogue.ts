@@ -422,6 +422,12 @@ export const settings = {
     "The holder's addresses expire in the kernel after this long unless renewed, so a holder killed outright stops answering for them.",
     { default: "3", check: valueChecks.seconds },
   ),
+  haDuplicateCheckSeconds: setting(
+    "EGRESS_HA_DUPLICATE_CHECK_SECONDS",
+    "ha-duplicate-check-seconds",
+    "How often the holder asks the LAN by ARP whether another host answers for the source address (IPv4; split-brain: docs/ha.md). 0 turns the check off.",
+    { default: "1", check: valueChecks.seconds },
+  ),
   haRunDir: setting(
     "EGRESS_HA_RUN_DIR",
     "ha-run-dir",

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SettingSpec } from "./catalogue.ts";
 import type { ConfigProblem } from "./config-error.ts";
+import { shown } from "./rule-lines.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type Flags = Readonly<Record<string, string | boolean | undefined>>;
@@ -22,11 +23,10 @@ export interface SettingValue {
 export function valueProblem(spec: SettingSpec, value: string): ConfigProblem | undefined {
   const state = spec.check?.(value);
   if (state === undefined) return undefined;
-  const visible = value.replace(/\t/g, "\\t").replace(/\r/g, "\\r");
   return {
     code: "setting-invalid",
     setting: spec.env,
-    message: `${spec.env}: Cannot use "${visible}": ${state}`,
+    message: `${spec.env}: Cannot use "${shown(value)}": ${state}`,
   };
 }
 
@@ -43,6 +43,16 @@ function flagString(flags: Flags, name: string): string | undefined {
   return v === true ? "1" : v;
 }
 
+/** Why a file could not be read, in words for a problem message. */
+export function fileErrorState(err: unknown): string {
+  const known: Record<string, string> = {
+    ENOENT: "no such file",
+    EACCES: "permission denied",
+    EISDIR: "it is a directory",
+  };
+  return known[(err as NodeJS.ErrnoException).code ?? ""] ?? (err as Error).message;
+}
+
 /** Reads a rule file; returns its text or a problem naming the setting and the fix. */
 export function readRuleFile(
   spec: SettingSpec,
@@ -52,15 +62,7 @@ export function readRuleFile(
   try {
     return { text: readFileSync(path, "utf8") };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "error";
-    const state =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EACCES"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "it is a directory"
-            : (err as Error).message;
+    const state = fileErrorState(err);
     return {
       problem: {
         code: "file-unreadable",

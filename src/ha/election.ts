@@ -26,7 +26,12 @@ export interface RoleChange {
 }
 
 /** Why this replica asks to give the role up. Closed set: it goes into logs and metrics. */
-export type StepDownReason = "gateway-unreachable" | "address-lost" | "takeover-failed";
+export type StepDownReason =
+  | "gateway-unreachable"
+  | "address-lost"
+  | "takeover-failed"
+  /** another host answers for the source address: split-brain (split-brain.ts) */
+  | "duplicate-address";
 
 export interface Election {
   /** The engine's name for logs and the status page, e.g. "keepalived". */

@@ -17,18 +17,33 @@ export interface GatewayCheck {
   readonly reachable: boolean;
 }
 
-/** One probe: true when the gateway answered. `arping -D` exits 1 when someone answered. */
+/**
+ * One ARP probe for an address, from 0.0.0.0 (duplicate-address-detection style: it needs no
+ * address of its own, and a host holding the address answers it). `arping -D` exits 1 when
+ * someone answered; `peer` is the answering host's link-layer address.
+ */
+export async function arpProbe(
+  runner: CommandRunner,
+  egressInterface: string,
+  address: string,
+  timeoutSeconds: number,
+): Promise<{ answered: boolean; peer: string | undefined }> {
+  const r = await runner.run(
+    ["arping", "-D", "-c", "1", "-w", String(timeoutSeconds), "-I", egressInterface, address],
+    { okCodes: [0, 1, 2], timeoutMs: timeoutSeconds * 1000 + 2000 },
+  );
+  const peer = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(r.stdout)?.[1]?.toLowerCase();
+  return { answered: r.code === 1, peer };
+}
+
+/** One probe: true when the gateway answered. */
 export async function probeGateway(
   runner: CommandRunner,
   egressInterface: string,
   gateway: string,
   timeoutSeconds: number,
 ): Promise<boolean> {
-  const r = await runner.run(
-    ["arping", "-D", "-q", "-c", "1", "-w", String(timeoutSeconds), "-I", egressInterface, gateway],
-    { okCodes: [0, 1, 2], timeoutMs: timeoutSeconds * 1000 + 2000 },
-  );
-  return r.code === 1;
+  return (await arpProbe(runner, egressInterface, gateway, timeoutSeconds)).answered;
 }
 
 export function startGatewayCheck(o: GatewayCheckOptions): GatewayCheck {

@@ -1,39 +1,41 @@
 // Redirect mode with hot standbys: every replica has the rules compiled and the network set
 // up, only the elected holder has the source address and the NAT rules, and only the holder
-// is ready. Wired into the daemon host as a ModeDefinition plus a readiness gate.
+// is ready. Wired into the daemon host as a ModeDefinition plus a readiness gate. The NAT
+// rules and the network set-up are redirect mode's own (src/redirect/): the same plan, the
+// same renderers and applier; a standby loads the standby rules of the same plan.
 import { writeFileSync } from "node:fs";
-import type { RedirectRule, SourceAddress } from "../config/types.ts";
-import { ConfigError } from "../config/config-error.ts";
-import {
-  checkRedirectFamilies,
-  formatRedirectRule,
-  parseRedirectRules,
-} from "../config/redirect-rules.ts";
+import type { SourceAddress } from "../config/types.ts";
 import type { Env } from "../config/read-setting.ts";
+import { formatRedirectRule } from "../config/redirect-rules.ts";
+import type { PreparedNat } from "../redirect/apply-nat.ts";
+import { prepareNat } from "../redirect/apply-nat.ts";
+import { restoreRoutes, runNetworkSetupWithoutAddress } from "../redirect/apply-network.ts";
 import type { CommandRunner } from "../redirect/command-runner.ts";
+import type { KernelSettings } from "../redirect/kernel-settings.ts";
+import type { CompiledRedirect, RedirectBase } from "../redirect/legacy-mode.ts";
+import { HITS_REFRESH_MS, compileRedirect } from "../redirect/legacy-mode.ts";
+import type { NetworkPlan } from "../redirect/plan.ts";
+import { planRedirect } from "../redirect/plan.ts";
+import { readRuleHits } from "../redirect/rule-hits.ts";
+import { publishHa, publishRedirect } from "../observe/events.ts";
 import type { ModeDefinition, Service, ServiceStatus } from "../observe/service.ts";
 import type { Election, RoleChange } from "./election.ts";
 import type { GatewayCheck } from "./gateway-check.ts";
 import { startGatewayCheck } from "./gateway-check.ts";
-import { createNftHaNat } from "./ha-nat.ts";
+import type { HaLog } from "./ha-log.ts";
 import type { HaSettings } from "./ha-settings.ts";
-import type { HeldAddress, Transition } from "./holder.ts";
+import type { HeldAddress, HolderKernel, Transition } from "./holder.ts";
 import { Holder } from "./holder.ts";
 import { createKeepalivedElection } from "./keepalived-election.ts";
-
-export type HaLog = (
-  level: "debug" | "info" | "warn" | "error",
-  msg: string,
-  fields?: object,
-) => void;
+import type { SplitBrainGuard } from "./split-brain.ts";
+import { startSplitBrainGuard } from "./split-brain.ts";
 
 export interface HaRouterOptions {
   readonly ha: HaSettings;
-  readonly source: SourceAddress;
-  readonly gateway: string;
-  readonly egressInterface: string;
-  readonly clusterInterface: string;
+  /** source, gateway, interfaces, the admin port, the NAT backend: fixed while running */
+  readonly base: RedirectBase;
   readonly runner: CommandRunner;
+  readonly kernel: KernelSettings;
   readonly env: Env;
   readonly routerId: string;
   readonly log: HaLog;
@@ -42,7 +44,7 @@ export interface HaRouterOptions {
 }
 
 export interface HaRouter {
-  readonly definition: ModeDefinition<readonly RedirectRule[]>;
+  readonly definition: ModeDefinition<CompiledRedirect>;
   /** reasons not to be ready (empty: holding) */
   readinessGate(): readonly string[];
   /** network set-up every replica does: egress link up, routes via the gateway, forwarding */
@@ -50,49 +52,40 @@ export interface HaRouter {
   readonly holder: () => Holder | undefined;
 }
 
-/** Network set-up shared by holder and standbys (no address: that moves with the role). */
-export async function prepareHaNetwork(
-  runner: CommandRunner,
-  egress: string,
-  gateway: string,
-  family: 4 | 6,
-): Promise<void> {
-  const f = family === 6 ? "-6" : "-4";
-  await runner.run(["ip", "link", "set", egress, "up"]);
-  await runner.run(["ip", f, "route", "replace", gateway, "dev", egress]);
-  await runner.run(["ip", f, "route", "replace", "default", "via", gateway, "dev", egress]);
-  const key =
-    family === 6 ? "/proc/sys/net/ipv6/conf/all/forwarding" : "/proc/sys/net/ipv4/ip_forward";
-  writeFileSync(key, "1\n");
+/** The network part of redirect mode's plan for these settings (no rules needed). */
+function networkPlan(base: RedirectBase): NetworkPlan {
+  return planRedirect({ ...base, rules: [], nat: true }).network;
 }
 
 export function createHaRouter(o: HaRouterOptions): HaRouter {
+  const { base, runner } = o;
   let holder: Holder | undefined;
-  let election: Election | undefined;
   let gatewayCheck: GatewayCheck | undefined;
-  const addresses: HeldAddress[] = [{ address: o.source, dev: o.egressInterface, side: "egress" }];
+  let guard: SplitBrainGuard | undefined;
+  const source: SourceAddress = base.source;
+  const addresses: HeldAddress[] = [{ address: source, dev: base.egressInterface, side: "egress" }];
   if (o.ha.clusterAddress)
-    addresses.push({ address: o.ha.clusterAddress, dev: o.clusterInterface, side: "cluster" });
-  const ifaces = { cluster: o.clusterInterface, egress: o.egressInterface };
+    addresses.push({ address: o.ha.clusterAddress, dev: base.clusterInterface, side: "cluster" });
+  const network = networkPlan(base);
 
-  const compile = (text: string): readonly RedirectRule[] => {
-    const parsed = parseRedirectRules(text);
-    const problems = [...parsed.problems, ...checkRedirectFamilies(o.source, parsed.rules)];
-    if (problems.length > 0) throw new ConfigError(problems);
-    return parsed.rules;
-  };
-
-  const create = (rules: readonly RedirectRule[]): Service<readonly RedirectRule[]> => {
-    const nat = createNftHaNat(o.runner, o.source, rules, ifaces);
+  const create = (initial: CompiledRedirect): Service<CompiledRedirect> => {
     if (o.ha.election !== "keepalived") {
       throw new Error("createHaRouter: EGRESS_HA_ELECTION=none runs the plain redirect mode");
     }
-    election = createKeepalivedElection({
+    let current = initial;
+    let nat: PreparedNat = prepareNat(initial.nat, base.backend);
+    let hits = new Map<number, number>();
+    const kernel: HolderKernel = {
+      restoreRoutes: () => restoreRoutes(network, runner),
+      installNat: () => nat.install(runner),
+      standBy: () => nat.standBy(runner),
+    };
+    const e: Election = createKeepalivedElection({
       plan: {
         ha: o.ha,
-        source: o.source,
-        egressInterface: o.egressInterface,
-        clusterInterface: o.clusterInterface,
+        source,
+        egressInterface: base.egressInterface,
+        clusterInterface: base.clusterInterface,
         routerId: o.routerId,
       },
       runDir: o.ha.runDir,
@@ -100,35 +93,55 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       log: o.log,
       onFatal: o.onFatal,
     });
-    const e = election;
     const h = new Holder({
-      runner: o.runner,
+      runner,
       election: e,
       addresses,
-      nat,
+      kernel,
       leaseSeconds: o.ha.addressLeaseSeconds,
       log: o.log,
-      ...(o.onTransition ? { onTransition: o.onTransition } : {}),
+      onTransition: (t) => {
+        const holding = h.ready;
+        publishHa({
+          kind: "role",
+          role: t.to,
+          holding,
+          takeoverSeconds: holding ? t.ms / 1000 : undefined,
+        });
+        if (holding) guard?.tookOver();
+        o.onTransition?.(t);
+      },
     });
     holder = h;
+    let hitsTimer: NodeJS.Timeout | undefined;
+    const refreshHits = async () => {
+      if (!h.ready) return;
+      try {
+        hits = await readRuleHits(current.nat, base.backend, runner);
+      } catch {
+        // counters are for the status page only; the next refresh tries again
+      }
+    };
     return {
       async start() {
-        // whatever a crashed predecessor left in this network namespace goes first
+        // whatever a crashed predecessor left in this network namespace goes first; the
+        // standby rules go in (nothing translated, new connections dropped)
         await h
           .release()
           .catch((err: unknown) =>
             o.log("warn", "start-up clean-up incomplete", { error: String(err) }),
           );
+        for (const w of initial.warnings) publishRedirect({ kind: "warning", message: w });
         await e.start((c: RoleChange) => h.onRole(c));
-        if (o.ha.gatewayCheckSeconds > 0 && o.source.family === 4) {
+        if (o.ha.gatewayCheckSeconds > 0 && source.family === 4) {
           gatewayCheck = startGatewayCheck({
-            runner: o.runner,
-            egressInterface: o.egressInterface,
-            gateway: o.gateway,
+            runner,
+            egressInterface: base.egressInterface,
+            gateway: base.gateway,
             intervalMs: o.ha.gatewayCheckSeconds * 1000,
             onChange: (reachable, detail) => {
               o.log(reachable ? "info" : "error", reachable ? "gateway back" : "gateway gone", {
-                gateway: o.gateway,
+                gateway: base.gateway,
                 detail,
               });
               e.setFault("gateway-unreachable", !reachable).catch((err: unknown) =>
@@ -137,43 +150,85 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
             },
           });
         }
+        if (o.ha.duplicateCheckSeconds > 0 && source.family === 4) {
+          guard = await startSplitBrainGuard({
+            runner,
+            egressInterface: base.egressInterface,
+            address: source.address,
+            vrid: o.ha.vrid,
+            intervalMs: o.ha.duplicateCheckSeconds * 1000,
+            confirmMs: o.ha.addressLeaseSeconds * 1000 + 2000,
+            isHolder: () => h.ready,
+            standDown: (on) => e.setFault("duplicate-address", on),
+            announce: () => h.announce(),
+            log: o.log,
+            onDetected: (detected) => publishHa({ kind: "split-brain", detected }),
+          });
+        }
+        hitsTimer = setInterval(() => void refreshHits(), HITS_REFRESH_MS);
+        hitsTimer.unref();
       },
       async apply(next) {
-        nat.prepare(next);
+        for (const w of next.warnings) publishRedirect({ kind: "warning", message: w });
+        current = next;
+        nat = prepareNat(next.nat, base.backend);
         await h.reinstallNat();
       },
       async stop() {
+        clearInterval(hitsTimer);
         gatewayCheck?.stop();
-        // no new connection here from now on: readiness false, cluster-side address out
+        // the check may be waiting for an ARP answer: the handover does not wait for it
+        const guardStopped = guard?.stop();
+        // nothing is translated here from now on: readiness false, standby rules in,
+        // cluster-side address out
         await h
           .beginHandover()
-          .catch((err: unknown) =>
-            o.log("warn", "cannot remove the cluster-side address", { error: String(err) }),
-          );
+          .catch((err: unknown) => o.log("warn", "handover incomplete", { error: String(err) }));
         // keepalived gives the addresses up and sends priority 0: the peer takes over now
         await e.stop();
         await h.release();
+        await guardStopped;
       },
       status(): ServiceStatus {
         return {
           mode: "redirect",
           listeners: [],
           activeConnections: 0,
-          rules: rules.map((r) => ({ line: r.line, text: formatRedirectRule(r), hits: 0 })),
-          ha: { ...h.status(), election: e.status(), gatewayReachable: gatewayCheck?.reachable },
+          rules: current.rules.map((r) => ({
+            line: r.line,
+            text: formatRedirectRule(r),
+            hits: hits.get(r.line) ?? 0,
+          })),
+          backend: base.backend,
+          source: source.address,
+          clusterInterface: base.clusterInterface,
+          egressInterface: base.egressInterface,
+          otherPorts: current.nat.refuseUnmapped ? "refused" : "fallback",
+          ha: {
+            ...h.status(),
+            election: e.status(),
+            gatewayReachable: gatewayCheck?.reachable,
+            splitBrain: guard?.status(),
+          },
         };
       },
     };
   };
 
   return {
-    definition: { mode: "redirect-ha", rulesSetting: "EGRESS_DESTINATION", compile, create },
+    definition: {
+      mode: "redirect-ha",
+      rulesSetting: base.rulesSetting ?? "EGRESS_DESTINATION",
+      compile: (text) => compileRedirect(base, text),
+      create,
+    },
     readinessGate: () => holder?.notReadyReasons() ?? ["election not started"],
     prepare: async () => {
-      await prepareHaNetwork(o.runner, o.egressInterface, o.gateway, o.source.family);
+      const changes = await runNetworkSetupWithoutAddress(network, { runner, kernel: o.kernel });
+      for (const c of changes) publishRedirect({ kind: "change", message: c });
       if (o.ha.clusterAddress?.family === 6) {
         // the kernel announces an IPv6 cluster-side address itself when the holder adds it
-        writeFileSync(`/proc/sys/net/ipv6/conf/${o.clusterInterface}/ndisc_notify`, "1\n");
+        writeFileSync(`/proc/sys/net/ipv6/conf/${base.clusterInterface}/ndisc_notify`, "1\n");
       }
     },
     holder: () => holder,

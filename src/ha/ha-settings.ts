@@ -25,6 +25,8 @@ export interface HaSettings {
   readonly clusterAddress: SourceAddress | undefined;
   /** 0: gateway not checked */
   readonly gatewayCheckSeconds: number;
+  /** 0: no split-brain check (another host answering for the source address) */
+  readonly duplicateCheckSeconds: number;
   readonly addressLeaseSeconds: number;
   readonly runDir: string;
 }
@@ -162,6 +164,12 @@ export function readHaSettings(
     60,
     "not a check interval; use 0 (off) to 60 seconds, e.g. 1",
   );
+  const duplicateCheckSeconds = seconds(
+    settings.haDuplicateCheckSeconds,
+    0,
+    60,
+    "not a check interval; use 0 (off) to 60 seconds, e.g. 1",
+  );
   const addressLeaseSeconds = seconds(
     settings.haAddressLeaseSeconds,
     1,
@@ -195,6 +203,7 @@ export function readHaSettings(
       preempt,
       clusterAddress,
       gatewayCheckSeconds,
+      duplicateCheckSeconds,
       addressLeaseSeconds,
       runDir,
     }),

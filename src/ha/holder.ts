@@ -1,14 +1,15 @@
 // What a replica does when its role changes. Takeover: the egress addresses are there (the
-// engine added and announced them, or we add them), they get a kernel lease, the prepared NAT
-// rules go in, then the cluster-side address (if any) is added and announced, then readiness
-// turns true. Letting go: readiness turns false at once (synchronously, before anything
-// else), then the cluster-side address out, then NAT out, then the egress addresses out —
-// unless the engine manages them.
+// engine added and announced them, or we add them), they get a kernel lease, the routes via
+// the gateway and the prepared NAT rules go in, then the cluster-side address (if any) is
+// added and announced, then readiness turns true. Letting go: readiness turns false at once
+// (synchronously, before anything else), then the standby rules replace NAT, then the
+// cluster-side address goes, then the egress addresses — unless the engine manages them.
 //
 // Why that order: traffic is attracted by the cluster-side address (or by readiness, through
-// a Service). While it is there, NAT must be there: a connection to the redirected port of a
-// router without NAT is refused (TCP reset), and a reset is a lost connection, where a SYN
-// sent to nobody is merely retransmitted a second later.
+// a Service). A connection that reaches a replica which no longer translates must not be
+// refused (a TCP reset is a lost connection) nor translated to an address that has moved on
+// (its answer reaches the new holder, which resets it): the standby rules drop it without an
+// answer, and the client's TCP sends it again a second later, by then to the new holder.
 //
 // Why the engine's addresses are left to the engine: our view of its state lags behind it
 // (events are read from a FIFO and acted on in order). Removing "its" addresses on a stale
@@ -20,7 +21,20 @@
 import type { SourceAddress } from "../config/types.ts";
 import type { CommandRunner } from "../redirect/command-runner.ts";
 import type { Election, Role, RoleChange } from "./election.ts";
-import type { HaNat } from "./ha-nat.ts";
+import type { HaLog } from "./ha-log.ts";
+
+/** The kernel state that comes and goes with the role, besides the addresses. */
+export interface HolderKernel {
+  /**
+   * The routes via the gateway. The kernel deletes them when the egress interface's last
+   * IPv4 address goes, so they go back in at every takeover.
+   */
+  restoreRoutes(): Promise<void>;
+  /** The prepared NAT rules, in one atomic step (replacing the standby rules). */
+  installNat(): Promise<void>;
+  /** The standby rules, in one atomic step: nothing translated, new connections dropped. */
+  standBy(): Promise<void>;
+}
 
 export interface HeldAddress {
   readonly address: SourceAddress;
@@ -46,9 +60,9 @@ export interface HolderOptions {
   readonly runner: CommandRunner;
   readonly election: Election;
   readonly addresses: readonly HeldAddress[];
-  readonly nat: HaNat;
+  readonly kernel: HolderKernel;
   readonly leaseSeconds: number;
-  readonly log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: object) => void;
+  readonly log: HaLog;
   readonly onTransition?: (t: Transition) => void;
   /** how long a "takeover-failed"/"address-lost" fault keeps this replica out; default 5 s */
   readonly faultHoldMs?: number;
@@ -124,7 +138,7 @@ export class Holder {
   /** Re-installs NAT after a reload, when holding. */
   async reinstallNat(): Promise<void> {
     const run = async () => {
-      if (this.#role === "holder") await this.#o.nat.install();
+      if (this.#role === "holder" && !this.#stopping) await this.#o.kernel.installNat();
     };
     const next = this.#chain.then(run);
     this.#chain = next.catch(() => undefined);
@@ -132,15 +146,29 @@ export class Holder {
   }
 
   /**
-   * Shutdown, first step: readiness false and the cluster-side address out at once, before
-   * the engine is stopped, so no new connection comes here while the peer takes over.
-   * From now on, a holder report is not acted on.
+   * Shutdown, first step, before the engine is stopped: readiness false, the standby rules in
+   * and the cluster-side address out, so that nothing is translated any more when the peer
+   * takes the source address (a connection translated here then would be answered there, and
+   * reset). From now on, a holder report is not acted on.
    */
   async beginHandover(): Promise<void> {
     this.#stopping = true;
     this.#ready = false;
     this.#stopLease();
+    // a takeover under way finishes first, or it would put NAT back after the standby rules
+    await this.#chain.catch(() => undefined);
+    await this.#o.kernel.standBy();
     await this.#removeAddresses("cluster");
+  }
+
+  /**
+   * Announces every address this replica holds again (gratuitous ARP; IPv6: the kernel's
+   * own advertisement when the address was added). After a second holder gave the address
+   * up, the LAN's neighbour caches may still point at it.
+   */
+  announce(): void {
+    if (!this.#ready) return;
+    for (const h of this.#o.addresses) this.#announce(h);
   }
 
   /** Removes everything a holder has (start-up clean-up after a crash, and shutdown). */
@@ -192,19 +220,28 @@ export class Holder {
     if (this.#stopping) return;
     const egress = this.#o.addresses.filter((h) => h.side === "egress");
     const cluster = this.#o.addresses.filter((h) => h.side === "cluster");
-    for (const h of egress) {
-      if (!election.managesAddresses) {
+    if (!election.managesAddresses) {
+      for (const h of egress) {
         await runner.run(["ip", "address", "replace", cidr(h.address), "dev", h.dev, "nodad"]);
-      } else if (!(await this.#has(h))) {
-        // the engine has already moved on (its next report is on the way): nothing to undo
-        if (change !== this.#latest) return;
-        throw new Error(
-          `the election engine reported this replica as holder, but ${cidr(h.address)} is not on ${h.dev}`,
-        );
       }
     }
-    await this.#renewLease(egress);
-    await this.#o.nat.install();
+    // At once, each its own process: clients wait for the slowest, not for the sum. "change"
+    // never creates an address: the lease fails when the engine's address is not there
+    // (then NAT went in for nothing, and the next action takes it out again).
+    const [lease, ...kernel] = await Promise.allSettled([
+      this.#renewLease(egress),
+      this.#o.kernel.restoreRoutes(),
+      this.#o.kernel.installNat(),
+    ]);
+    if (lease?.status === "rejected") {
+      // the engine has already moved on (its next report is on the way): nothing to undo
+      if (change !== this.#latest) return;
+      const err: unknown = lease.reason;
+      throw new Error(
+        `the election engine reported this replica as holder, but ${egress.map((h) => `${cidr(h.address)} on ${h.dev}`).join(", ")} cannot be leased: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    for (const k of kernel) if (k.status === "rejected") throw k.reason;
     if (change !== this.#latest || this.#stopping) return; // lost it meanwhile: the next action undoes
     const lft = this.#lifetime();
     for (const h of cluster) {
@@ -229,16 +266,17 @@ export class Holder {
   }
 
   /**
-   * Tells the cluster-side neighbours the address moved: gratuitous ARP, twice, a second
-   * apart (IPv6: the kernel sends an unsolicited neighbour advertisement itself when
-   * ndisc_notify is on, which prepare sets). Not awaited: readiness does not wait for it.
+   * Tells the neighbours the address moved: gratuitous ARP, twice, a second apart (a
+   * neighbour ignores an update within a second of the last one; IPv6: the kernel sends an
+   * unsolicited neighbour advertisement itself when ndisc_notify is on, which prepare sets).
+   * Not awaited: readiness does not wait for it.
    */
   #announce(h: HeldAddress): void {
     if (h.address.family !== 4) return;
     this.#o.runner
       .run(["arping", "-q", "-U", "-c", "2", "-I", h.dev, h.address.address], { okCodes: [0, 1] })
       .catch((err: unknown) =>
-        this.#o.log("warn", "cannot announce the cluster-side address", {
+        this.#o.log("warn", "cannot announce an address", {
           address: h.address.address,
           error: err instanceof Error ? err.message : String(err),
         }),
@@ -249,8 +287,8 @@ export class Holder {
   async #letGo(all: boolean): Promise<void> {
     const errors: string[] = [];
     const note = (err: unknown) => errors.push(err instanceof Error ? err.message : String(err));
+    await this.#o.kernel.standBy().catch(note);
     await this.#removeAddresses("cluster").catch(note);
-    await this.#o.nat.remove().catch(note);
     if (all || !this.#o.election.managesAddresses) {
       await this.#removeAddresses("egress").catch(note);
     }
@@ -266,12 +304,6 @@ export class Holder {
         .catch((err: unknown) => errors.push(err instanceof Error ? err.message : String(err)));
     }
     if (errors.length > 0) throw new Error(errors.join("; "));
-  }
-
-  async #has(h: HeldAddress): Promise<boolean> {
-    const r = await this.#o.runner.run(["ip", "-j", "address", "show", "dev", h.dev]);
-    const links = JSON.parse(r.stdout || "[]") as { addr_info?: { local?: string }[] }[];
-    return links.some((l) => (l.addr_info ?? []).some((a) => a.local === h.address.address));
   }
 
   #lifetime(): string {

@@ -19,6 +19,7 @@ import { createInterface } from "node:readline";
 import type { Env } from "../config/read-setting.ts";
 import { createCommandRunner, findProgram } from "../redirect/command-runner.ts";
 import type { Election, Role, RoleChange, StepDownReason } from "./election.ts";
+import type { HaLog } from "./ha-log.ts";
 import type { KeepalivedPlan } from "./keepalived-config.ts";
 import {
   KEEPALIVED_INSTANCE,
@@ -32,7 +33,7 @@ export interface KeepalivedElectionOptions {
   readonly runDir: string;
   readonly env: Env;
   /** one line per keepalived log line and per supervision event */
-  readonly log: (level: "debug" | "info" | "warn" | "error", msg: string, fields?: object) => void;
+  readonly log: HaLog;
   /** called once when keepalived cannot be kept running; the router must exit */
   readonly onFatal: (err: Error) => void;
   readonly maxRestarts?: number;
@@ -134,8 +135,7 @@ export function createKeepalivedElection(o: KeepalivedElectionOptions): Election
     const argv = setpriv
       ? [setpriv, "--pdeathsig", "SIGTERM", keepalived, ...args]
       : [keepalived, ...args];
-    if (!setpriv)
-      o.log("warn", "setpriv not found: keepalived will outlive this process if it is killed");
+    if (!setpriv) o.log("warn", "setpriv not found");
     const [file = "", ...rest] = argv;
     const c = spawn(file, rest, { stdio: ["ignore", "pipe", "pipe"], shell: false });
     child = c;
@@ -283,7 +283,7 @@ export function createKeepalivedElection(o: KeepalivedElectionOptions): Election
         const exited = new Promise<void>((r) => c.once("exit", () => r()));
         c.kill("SIGTERM");
         const timer = setTimeout(() => {
-          o.log("warn", "keepalived did not stop in time; killing it");
+          o.log("warn", "keepalived did not stop in time");
           c.kill("SIGKILL");
           const vrrp = readPid(files.vrrpPid);
           if (vrrp !== undefined && alive(vrrp)) process.kill(vrrp, "SIGKILL");

@@ -1,7 +1,7 @@
 // The commands that build a lab, as data (pure): namespaces, links, addresses, routes,
 // kernel settings and the external firewall. lab.ts runs them in order; a test reads them.
 import type { FamilyAddresses, LabRole, LabTopology } from "./topology.ts";
-import { LAB_ROLES } from "./topology.ts";
+import { LAB_ROLES, namespaceName } from "./topology.ts";
 import { renderFirewall } from "./firewall.ts";
 
 /** One build step: argv run on the host (the commands select namespaces themselves). */
@@ -201,5 +201,83 @@ export function labBuildSteps(t: LabTopology): BuildStep[] {
     argv: ["ip", "netns", "exec", ns.external, "nft", "-f", "-"],
     input: renderFirewall(t),
   });
+  return steps;
+}
+
+/** The second router pod's cluster-side addresses (the first one has routerCluster). */
+export const SECOND_ROUTER_CLUSTER = Object.freeze({ v4: "192.0.2.3", v6: "2001:db8:1::3" });
+
+/**
+ * The steps that add a second router pod to a built lab (`lab up --ha`, ha-lab.ts): wired as
+ * the first one — its eth0 on the cluster bridge, its egress interface on the same LAN, the
+ * same kernel settings — in the namespace erlab-<name>-routerb. ipvlan is refused by the
+ * caller: two ipvlan interfaces share the node's MAC address, so their IPv6 link-local
+ * addresses, which VRRP speaks from, collide.
+ */
+export function secondRouterSteps(t: LabTopology): BuildStep[] {
+  const ns = t.namespaces;
+  const nsB = namespaceName(t.name, "routerb");
+  const steps: BuildStep[] = [
+    { argv: ["ip", "netns", "add", nsB] },
+    ipIn(nsB, "link", "set", "lo", "up"),
+    sysctlIn(nsB, "net.ipv4.ip_forward", "0"),
+    sysctlIn(nsB, "net.ipv6.conf.all.forwarding", "0"),
+    sysctlIn(nsB, "net.ipv4.conf.all.rp_filter", "1"),
+    sysctlIn(nsB, "net.ipv4.conf.default.rp_filter", "1"),
+    veth(nsB, t.clusterInterface, ns.node, "v-routerb"),
+    ipIn(ns.node, "link", "set", "v-routerb", "master", "cbr0", "up"),
+    ipIn(
+      nsB,
+      "-4",
+      "address",
+      "add",
+      `${SECOND_ROUTER_CLUSTER.v4}/${t.v4.clusterPrefix}`,
+      "dev",
+      t.clusterInterface,
+    ),
+    ipIn(
+      nsB,
+      "-6",
+      "address",
+      "add",
+      `${SECOND_ROUTER_CLUSTER.v6}/${t.v6.clusterPrefix}`,
+      "dev",
+      t.clusterInterface,
+      "nodad",
+    ),
+    ipIn(nsB, "link", "set", t.clusterInterface, "up"),
+    ...defaultRoutes(nsB, (f) => f.clusterGateway, t),
+  ];
+  switch (t.egressLink) {
+    case "macvlan":
+      // made on the node under a name of its own, then named as the pod sees it
+      steps.push(
+        ipIn(
+          ns.node,
+          "link",
+          "add",
+          "mv-routerb",
+          "link",
+          "ens0",
+          "type",
+          "macvlan",
+          "mode",
+          "bridge",
+        ),
+        ipIn(ns.node, "link", "set", "mv-routerb", "netns", nsB),
+        ipIn(nsB, "link", "set", "mv-routerb", "name", t.egressInterface),
+      );
+      break;
+    case "veth":
+      steps.push(
+        veth(nsB, t.egressInterface, ns.gateway, "v-router-b"),
+        ipIn(ns.gateway, "link", "set", "v-router-b", "master", "lan0", "up"),
+      );
+      break;
+    case "ipvlan":
+      throw new Error("secondRouterSteps: ipvlan interfaces of two routers share a MAC address");
+  }
+  // No multicast querier in a lab: the bridge floods the VRRP group instead of learning it.
+  steps.push(ipIn(ns.gateway, "link", "set", "lan0", "type", "bridge", "mcast_snooping", "0"));
   return steps;
 }

@@ -6,11 +6,12 @@ import { fileURLToPath } from "node:url";
 import type { Lab } from "./lab.ts";
 import type { ProbeResult } from "./lab-probe.ts";
 
-export type DemoMode = "redirect" | "http-proxy" | "dns-proxy";
+export type DemoMode = "redirect" | "http-proxy" | "dns-proxy" | "ha";
 export const DEMO_MODES: readonly DemoMode[] = Object.freeze([
   "redirect",
   "http-proxy",
   "dns-proxy",
+  "ha",
 ]);
 
 /** What a scenario should end with. */
@@ -31,6 +32,8 @@ export interface Scenario {
   /** why this scenario cannot run here (e.g. a kernel feature is missing), or undefined */
   skip?(): string | undefined;
   run(ctx: DemoContext): Promise<ProbeResult>;
+  /** a line to print under the row once it ran (e.g. a measured takeover gap) */
+  note?(): string | undefined;
 }
 
 export interface ScenarioGroup {

@@ -117,7 +117,7 @@ describe("demo words", () => {
     ];
     assert.equal(
       summarize({ rows: [{ asked: "a", ok: true }], leaked: [] }, groups, sources, false),
-      "\n✔ 1 scenarios, all as expected.\n  The firewall rejected no source: nothing reached the outside from any address but 198.51.100.99 or 2001:db8:2::99.\n  No demo scenarios in this build for: http-proxy, dns-proxy.\n",
+      "\n✔ 1 scenarios, all as expected.\n  The firewall rejected no source: nothing reached the outside from any address but 198.51.100.99 or 2001:db8:2::99.\n  No demo scenarios in this build for: http-proxy, dns-proxy, ha.\n",
     );
     assert.match(
       summarize(

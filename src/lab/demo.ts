@@ -141,6 +141,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         write(`${tty ? "\r\x1b[2K" : ""}${line}\n`);
         if (!ok && r.detail)
           write(`       ${paint(tty, "31", `expected ${expected(s.expect)}; ${r.detail}`)}\n`);
+        const note = s.note?.();
+        if (note !== undefined) write(`       ${paint(tty, "2", note)}\n`);
       }
     } finally {
       await group.teardown?.(context).catch(() => {});

@@ -24,7 +24,13 @@ import { FIREWALL_TABLE, parseFirewallState, renderFirewallReset } from "./firew
 import { killNamespaceProcesses, listNamespaces } from "./namespaces.ts";
 import type { ProbeProtocol, ProbeResult } from "./lab-probe.ts";
 import type { FamilyAddresses, LabRole, LabTopology, TopologyOptions } from "./topology.ts";
-import { LAB_ROLES, labTopology, namespaceName, parseNamespaceName } from "./topology.ts";
+import {
+  EXTRA_ROLES,
+  LAB_ROLES,
+  labTopology,
+  namespaceName,
+  parseNamespaceName,
+} from "./topology.ts";
 import { LabError, requireRoot } from "./lab-error.ts";
 import { startServers } from "./lab-servers.ts";
 import { probeSctp } from "./sctp.ts";
@@ -289,6 +295,8 @@ export interface LabSummary {
   readonly namespaces: readonly LabRole[];
   /** true when every namespace exists and the state file is there */
   readonly complete: boolean;
+  /** built with --ha: a second router pod (ha-lab.ts) */
+  readonly secondRouter: boolean;
 }
 
 /** Every lab on this host, complete or half-built (from the namespaces and state files). */
@@ -297,7 +305,7 @@ export async function listLabs(
 ): Promise<LabSummary[]> {
   const stateDir = options.stateDir ?? DEFAULT_LAB_STATE_DIR;
   const runner = createCommandRunner({ env: options.env ?? process.env });
-  const byLab = new Map<string, LabRole[]>();
+  const byLab = new Map<string, string[]>();
   for (const ns of await listNamespaces(runner)) {
     const parsed = parseNamespaceName(ns);
     if (parsed) byLab.set(parsed.lab, [...(byLab.get(parsed.lab) ?? []), parsed.role]);
@@ -307,7 +315,9 @@ export async function listLabs(
     .map(([name, roles]) => ({
       name,
       namespaces: LAB_ROLES.filter((r) => roles.includes(r)),
-      complete: roles.length === LAB_ROLES.length && existsSync(`${stateDir}/${name}/lab.json`),
+      complete:
+        LAB_ROLES.every((r) => roles.includes(r)) && existsSync(`${stateDir}/${name}/lab.json`),
+      secondRouter: roles.includes("routerb"),
     }));
 }
 
@@ -340,7 +350,7 @@ export async function destroyLab(
       errors.push(err instanceof Error ? err.message : String(err));
     }
   }
-  for (const role of LAB_ROLES) {
+  for (const role of [...LAB_ROLES, ...EXTRA_ROLES]) {
     rmSync(`/etc/netns/${namespaceName(name, role)}`, { recursive: true, force: true });
   }
   removeIfEmpty("/etc/netns");

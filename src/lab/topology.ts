@@ -23,6 +23,13 @@ export const LAB_ROLES: readonly LabRole[] = Object.freeze([
 ]);
 
 /**
+ * Namespaces a lab may have besides its roles: the second router pod of a lab built with
+ * `--ha` (ha-lab.ts). A lab without it is complete; removing a lab removes it too.
+ */
+export type ExtraRole = "routerb";
+export const EXTRA_ROLES: readonly ExtraRole[] = Object.freeze(["routerb"]);
+
+/**
  * How the router's egress interface is attached to the LAN. `macvlan` is what OpenShift SDN
  * and Multus create (a MAC address of its own on the node's uplink); `ipvlan` (L2 mode) shares
  * the uplink's MAC address, for networks that drop or limit extra MACs (docs/networks.md);
@@ -92,19 +99,24 @@ export function labNameProblem(name: string): string | undefined {
   return `lab: Cannot use the name "${name}": it must be 1-24 lower-case letters, digits or "-", starting with a letter or digit; pick another with --name`;
 }
 
-export function namespaceName(lab: string, role: LabRole): string {
+export function namespaceName(lab: string, role: LabRole | ExtraRole): string {
   return `${NAMESPACE_PREFIX}${lab}-${role}`;
 }
 
 /** Splits a namespace name into lab name and role, if it is one of ours. */
-export function parseNamespaceName(ns: string): { lab: string; role: LabRole } | undefined {
+export function parseNamespaceName(
+  ns: string,
+): { lab: string; role: LabRole | ExtraRole } | undefined {
   if (!ns.startsWith(NAMESPACE_PREFIX)) return undefined;
   const rest = ns.slice(NAMESPACE_PREFIX.length);
   const dash = rest.lastIndexOf("-");
   if (dash <= 0) return undefined;
-  const role = rest.slice(dash + 1) as LabRole;
+  const role = rest.slice(dash + 1) as LabRole | ExtraRole;
   const lab = rest.slice(0, dash);
-  if (!LAB_ROLES.includes(role) || !NAME_PATTERN.test(lab)) return undefined;
+  const known =
+    (LAB_ROLES as readonly string[]).includes(role) ||
+    (EXTRA_ROLES as readonly string[]).includes(role);
+  if (!known || !NAME_PATTERN.test(lab)) return undefined;
   return { lab, role };
 }
 

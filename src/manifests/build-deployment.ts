@@ -1,6 +1,11 @@
 // The router's Deployment: one pod (Recreate, so two pods never hold the source address at
 // once), an init container that sets up the pod's network, and the mode's container with the
 // least privilege it can run with (see privileges.ts).
+//
+// With several replicas (redirect mode), an active/standby set (docs/ha.md): each pod runs
+// `egress-router ha run` alone (it sets up its own network; only the elected holder adds the
+// source address), pods repel each other across nodes (a node failure must leave a standby),
+// and readiness is holding the address, so the Service sends traffic to the holder only.
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
@@ -10,7 +15,7 @@ import { rulesFileEnv } from "./build-config-map.ts";
 import { egressInterfaceName, networkAnnotations } from "./build-network-attachment.ts";
 import { configMapName, objectLabels, objectMeta, selectorLabels } from "./object-meta.ts";
 import type { ContainerPrivileges } from "./privileges.ts";
-import { mainPrivileges, networkSetupPrivileges } from "./privileges.ts";
+import { activeStandbyPrivileges, mainPrivileges, networkSetupPrivileges } from "./privileges.ts";
 import { routerPorts } from "./router-ports.ts";
 import type { RouterKind, RouterSpec } from "./router-spec.ts";
 import { rulesMountPath } from "./router-spec.ts";
@@ -148,6 +153,40 @@ function mainContainer(spec: RouterSpec): IContainer {
   };
 }
 
+/** The one container of an active/standby replica: `ha run` with the election settings. */
+function activeStandbyContainer(spec: RouterSpec): IContainer {
+  const env: EnvList = [...addressEnv(spec), rulesFileEnv("redirect")];
+  // keepalived elects the holder unless the settings say otherwise (checked: never "none")
+  if (!spec.env.some((e) => e.name === "EGRESS_HA_ELECTION"))
+    env.push({ name: "EGRESS_HA_ELECTION", value: "keepalived" });
+  env.push(...passThrough(spec, "main"));
+  const { ports } = routerPorts(spec.rules);
+  return {
+    name: "redirect",
+    image: spec.image,
+    imagePullPolicy: spec.imagePullPolicy,
+    args: ["ha", "run"],
+    env,
+    ports: [
+      ...ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: p.protocol })),
+      { name: "admin", containerPort: spec.adminPort, protocol: "TCP" },
+    ],
+    // Ready = holding the source address. Checked every second: the Service follows a
+    // takeover within a probe period (plus the time its endpoints take to spread).
+    readinessProbe: { ...httpProbe("/readyz", 1), timeoutSeconds: 1, failureThreshold: 1 },
+    livenessProbe: httpProbe("/healthz", 10),
+    resources: resources(spec),
+    securityContext: securityContext(
+      activeStandbyPrivileges(spec.source.family, spec.privilegedSetup),
+    ),
+    volumeMounts: [
+      { name: rulesVolume, mountPath: rulesMountPath, readOnly: true },
+      // keepalived's configuration, pid files and event FIFO (EGRESS_HA_RUN_DIR)
+      { name: runVolume, mountPath: "/run" },
+    ],
+  };
+}
+
 /** The lowest port the main container listens on, when it runs unprivileged and needs one below 1024. */
 function lowestPrivilegedPort(spec: RouterSpec): number | undefined {
   if (mainPrivileges(spec.rules.kind).runAsUser === 0) return undefined;
@@ -156,6 +195,7 @@ function lowestPrivilegedPort(spec: RouterSpec): number | undefined {
 }
 
 export function buildDeployment(spec: RouterSpec): IDeployment {
+  const activeStandby = spec.replicas > 1;
   const lowPort = lowestPrivilegedPort(spec);
   const podSpec: IPodSpec = {
     serviceAccountName: spec.name,
@@ -178,8 +218,22 @@ export function buildDeployment(spec: RouterSpec): IDeployment {
     ...(Object.keys(spec.nodeSelector).length > 0
       ? { nodeSelector: { ...spec.nodeSelector } }
       : {}),
-    initContainers: [initContainer(spec)],
-    containers: [mainContainer(spec)],
+    ...(activeStandby
+      ? {
+          // one replica per node: a node failure must leave a standby to take over
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [
+                {
+                  labelSelector: { matchLabels: selectorLabels(spec) },
+                  topologyKey: "kubernetes.io/hostname",
+                },
+              ],
+            },
+          },
+          containers: [activeStandbyContainer(spec)],
+        }
+      : { initContainers: [initContainer(spec)], containers: [mainContainer(spec)] }),
     volumes: [
       { name: rulesVolume, configMap: { name: configMapName(spec), defaultMode: 0o444 } },
       { name: runVolume, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
@@ -192,7 +246,9 @@ export function buildDeployment(spec: RouterSpec): IDeployment {
     spec: {
       replicas: spec.replicas,
       // Recreate: the old pod is gone before the new one takes the source address. A rolling
-      // update would run both at once, with the same address on two nodes.
+      // update would run both at once, with the same address on two nodes. An active/standby
+      // set cannot roll either: a new standby never turns ready (readiness is holding), so a
+      // rolling update would wait for it forever.
       strategy: { type: "Recreate" },
       selector: { matchLabels: selectorLabels(spec) },
       template: {

@@ -6,7 +6,7 @@ import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/Netw
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { IService } from "kubernetes-models/v1/Service";
 import { schemaErrors } from "../../test/helpers/kubernetes-schema.ts";
-import { image, spec, v4, v6 } from "../../test/helpers/router-specs.ts";
+import { image, spec, trySpec, v4, v6 } from "../../test/helpers/router-specs.ts";
 import { buildManifests, type ManifestObject } from "./build-manifests.ts";
 import type { NetworkAttachmentDefinition } from "./build-network-attachment.ts";
 import type { RouterSpec } from "./router-spec.ts";
@@ -53,6 +53,17 @@ describe("every object passes the Kubernetes schemas", () => {
         { "node-selector": ["egress=yes"], "memory-limit": "none", "cpu-limit": "1" },
       ),
     ],
+    ["active/standby, SDN", spec({ ...redirect, EGRESS_HA_VRID: "7" }, { replicas: "2" })],
+    [
+      "active/standby, IPv6, Multus",
+      spec(
+        { ...v6, EGRESS_DESTINATION: "443 tcp 2001:db8:3::25", EGRESS_HA_VRID: "7" },
+        {
+          ...multus,
+          replicas: "3",
+        },
+      ),
+    ],
     [
       "clients by label anywhere, metrics, pull secret",
       spec(http, {
@@ -77,10 +88,10 @@ describe("Deployment", () => {
     assert.deepEqual(deployment?.spec?.strategy, { type: "Recreate" });
   });
 
-  it("refuses more than one replica until there is an election", () => {
-    assert.throws(() => buildManifests({ ...spec(redirect), replicas: 2 }), {
+  it("refuses several replicas of a proxy: only redirect mode has an election", () => {
+    assert.throws(() => buildManifests({ ...spec(http), replicas: 2 }), {
       message:
-        "replicas: Cannot build 2 replicas: only one router pod may hold the source address; use 1",
+        "replicas: Cannot build 2 replicas of a http-proxy router: only redirect mode has an active/standby form; use 1",
     });
   });
 
@@ -540,4 +551,115 @@ describe("ConfigMap", () => {
     assert.deepEqual(configMap?.data, { destination: "# web\n80 tcp 203.0.113.25\n" });
     assert.equal(configMap?.metadata?.name, "egress-router-rules");
   });
+});
+
+describe("active/standby set (--replicas 2 or more)", () => {
+  const ha = { ...redirect, EGRESS_HA_VRID: "42" };
+
+  it("one container running `ha run`, elected by keepalived, ready only while it holds the address", () => {
+    const { deployment, pod, main, kinds } = objects(spec(ha, { replicas: "2" }));
+    assert.equal(deployment?.spec?.replicas, 2);
+    assert.equal(
+      pod?.initContainers,
+      undefined,
+      "no init container: only the holder adds the address",
+    );
+    assert.deepEqual(main.args, ["ha", "run"]);
+    const env = envOf(main);
+    assert.equal(env["EGRESS_HA_ELECTION"], "keepalived");
+    assert.equal(env["EGRESS_HA_VRID"], "42");
+    assert.equal(env["EGRESS_ROUTER_MODE"], undefined);
+    assert.equal(env["EGRESS_DESTINATION_FILE"], "/etc/egress-router/destination");
+    assert.deepEqual(main.readinessProbe?.httpGet?.path, "/readyz");
+    assert.equal(main.readinessProbe?.periodSeconds, 1);
+    assert.deepEqual(main.securityContext?.capabilities, {
+      drop: ["ALL"],
+      add: ["NET_ADMIN", "NET_RAW"],
+    });
+    assert.ok(kinds.includes("PodDisruptionBudget"));
+  });
+
+  it("one replica per node, and a budget that protects the holder but lets standbys go", () => {
+    const { pod, all } = objects(spec(ha, { replicas: "2" }));
+    assert.deepEqual(
+      pod?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution,
+      [
+        {
+          labelSelector: {
+            matchLabels: {
+              "app.kubernetes.io/name": "egress-router",
+              "app.kubernetes.io/instance": "egress-router",
+            },
+          },
+          topologyKey: "kubernetes.io/hostname",
+        },
+      ],
+    );
+    const pdb = all.find((o) => o.kind === "PodDisruptionBudget") as { spec?: object } | undefined;
+    assert.deepEqual(pdb?.spec, {
+      minAvailable: 1,
+      selector: {
+        matchLabels: {
+          "app.kubernetes.io/name": "egress-router",
+          "app.kubernetes.io/instance": "egress-router",
+        },
+      },
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    });
+  });
+
+  it("Multus gives no address from IPAM: the holder has it, not every replica", () => {
+    const { nad } = objects(spec(ha, { ...multus, replicas: "2" }));
+    assert.deepEqual((JSON.parse(nad?.spec.config ?? "{}") as { ipam?: object }).ipam, {});
+  });
+
+  it("one replica stays the single-replica form", () => {
+    const { pod, kinds } = objects(spec(ha));
+    assert.ok(pod?.initContainers?.length === 1);
+    assert.ok(!kinds.includes("PodDisruptionBudget"));
+    assert.equal(pod?.affinity, undefined);
+  });
+
+  const refused: [string, Record<string, string>, Record<string, string>, string][] = [
+    [
+      "a proxy",
+      http,
+      { replicas: "2" },
+      "--replicas: Cannot run 2 replicas of an HTTP proxy: only redirect mode has an active/standby form (egress-router ha run, docs/ha.md); use --replicas 1",
+    ],
+    [
+      "no virtual router id",
+      redirect,
+      { replicas: "2" },
+      'EGRESS_HA_VRID: Cannot use "": keepalived election needs a virtual router id; set EGRESS_HA_VRID to a number from 1 to 255 that no other VRRP router on the egress LAN uses, the same on every replica',
+    ],
+    [
+      "election none",
+      { ...ha, EGRESS_HA_ELECTION: "none" },
+      { replicas: "2" },
+      'EGRESS_HA_ELECTION: Cannot run 2 replicas with election "none": only one pod may hold the source address; unset it (the replicas elect the holder with keepalived) or use --replicas 1',
+    ],
+    [
+      "unicast peers",
+      { ...ha, EGRESS_HA_PEERS: "192.0.2.11,192.0.2.12" },
+      { replicas: "2" },
+      "EGRESS_HA_PEERS: Cannot use unicast peers in generated manifests: the replicas share one pod template, so none has an address of its own on the egress LAN; leave it empty (VRRP over IPv6 link-local multicast)",
+    ],
+    [
+      "a number out of range",
+      ha,
+      { replicas: "12" },
+      '--replicas: Cannot run "12": not a number of replicas; use 1 (one router pod) or 2 to 9 (an active/standby set, one pod per node)',
+    ],
+  ];
+  for (const [name, env, options, message] of refused) {
+    it(`refuses ${name}`, () => {
+      const { spec: s, problems } = trySpec(env, options);
+      assert.equal(s, undefined);
+      assert.deepEqual(
+        problems.map((p) => p.message),
+        [message],
+      );
+    });
+  }
 });

@@ -4,11 +4,13 @@ import type { IService } from "kubernetes-models/v1/Service";
 import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { buildConfigMap } from "./build-config-map.ts";
 import { buildDeployment } from "./build-deployment.ts";
 import type { NetworkAttachmentDefinition } from "./build-network-attachment.ts";
 import { buildNetworkAttachmentDefinition } from "./build-network-attachment.ts";
 import { buildNetworkPolicy } from "./build-network-policy.ts";
+import { buildPodDisruptionBudget } from "./build-pod-disruption-budget.ts";
 import { buildService } from "./build-service.ts";
 import { buildServiceAccount } from "./build-service-account.ts";
 import type { RouterSpec } from "./router-spec.ts";
@@ -19,14 +21,15 @@ export type ManifestObject =
   | IConfigMap
   | IDeployment
   | IService
-  | INetworkPolicy;
+  | INetworkPolicy
+  | IPodDisruptionBudget;
 
 export function buildManifests(spec: RouterSpec): ManifestObject[] {
-  if (spec.replicas !== 1) {
-    // Two replicas would announce one source address from two nodes; an active/standby
-    // form needs an election first. The builders take the number so it can come later.
+  if (spec.replicas !== 1 && spec.rules.kind !== "redirect") {
+    // Several proxies would announce one source address from several nodes; only redirect
+    // mode has an election (readRouterSpec says so to the user first).
     throw new RangeError(
-      `replicas: Cannot build ${spec.replicas} replicas: only one router pod may hold the source address; use 1`,
+      `replicas: Cannot build ${spec.replicas} replicas of a ${spec.rules.kind} router: only redirect mode has an active/standby form; use 1`,
     );
   }
   const nad = buildNetworkAttachmentDefinition(spec);
@@ -35,6 +38,7 @@ export function buildManifests(spec: RouterSpec): ManifestObject[] {
     ...(nad === undefined ? [] : [nad]),
     buildConfigMap(spec),
     buildDeployment(spec),
+    ...(spec.replicas > 1 ? [buildPodDisruptionBudget(spec)] : []),
     buildService(spec),
     buildNetworkPolicy(spec),
   ];

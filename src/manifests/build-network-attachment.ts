@@ -23,10 +23,13 @@ export interface EgressCniConfig {
   readonly type: "macvlan" | "ipvlan";
   readonly master?: string;
   readonly mode: MacvlanMode | IpvlanMode;
-  readonly ipam: {
-    readonly type: "static";
-    readonly addresses: readonly { readonly address: string; readonly gateway?: string }[];
-  };
+  /** an active/standby set: none (the source address moves with the holder; `ha run` adds routes) */
+  readonly ipam:
+    | {
+        readonly type: "static";
+        readonly addresses: readonly { readonly address: string; readonly gateway?: string }[];
+      }
+    | Record<string, never>;
 }
 
 export const sdnAnnotation = "pod.network.openshift.io/assign-macvlan";
@@ -47,13 +50,17 @@ export function egressCniConfig(spec: RouterSpec): EgressCniConfig | undefined {
     type: net.link.type,
     ...(net.master === undefined ? {} : { master: net.master }),
     mode: net.link.mode,
-    ipam: {
-      type: "static",
-      addresses: interfaceAddresses(spec).map((a) => ({
-        address: `${a.address}/${a.prefixLength}`,
-        ...(a.gateway === undefined ? {} : { gateway: a.gateway }),
-      })),
-    },
+    // Several replicas: no address from IPAM, every pod would get it; the holder has it.
+    ipam:
+      spec.replicas > 1
+        ? {}
+        : {
+            type: "static",
+            addresses: interfaceAddresses(spec).map((a) => ({
+              address: `${a.address}/${a.prefixLength}`,
+              ...(a.gateway === undefined ? {} : { gateway: a.gateway }),
+            })),
+          },
   };
 }
 

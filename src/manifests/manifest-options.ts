@@ -47,6 +47,7 @@ export const manifestOptionConfig = {
   "allow-from": { type: "string", multiple: true },
   "allow-metrics-from": { type: "string", multiple: true },
   "privileged-setup": { type: "boolean" },
+  replicas: { type: "string" },
 } as const;
 
 export type OptionValues = Readonly<
@@ -80,7 +81,12 @@ export interface ManifestOptions {
   readonly clients: readonly ClientSelector[] | undefined;
   readonly metricsNamespaces: readonly string[];
   readonly privilegedSetup: boolean;
+  /** 1: the single-replica form; 2 or more: active/standby (redirect mode, docs/ha.md) */
+  readonly replicas: number;
 }
+
+/** The most replicas --replicas takes: each needs a node of its own on the egress LAN. */
+export const maxReplicas = 9;
 
 const pullPolicies = ["Always", "IfNotPresent", "Never"] as const;
 
@@ -288,6 +294,24 @@ export function readManifestOptions(values: OptionValues): {
     else metricsNamespaces.push(item);
   }
 
+  const replicasText = one(values, "replicas");
+  let replicas = 1;
+  if (replicasText !== undefined) {
+    if (
+      /^\d{1,2}$/.test(replicasText) &&
+      Number(replicasText) >= 1 &&
+      Number(replicasText) <= maxReplicas
+    )
+      replicas = Number(replicasText);
+    else
+      bad(
+        "replicas",
+        "run",
+        replicasText,
+        `not a number of replicas; use 1 (one router pod) or 2 to ${maxReplicas} (an active/standby set, one pod per node)`,
+      );
+  }
+
   return {
     options: {
       file: one(values, "file"),
@@ -307,6 +331,7 @@ export function readManifestOptions(values: OptionValues): {
       clients: allowFrom.length > 0 ? clients : undefined,
       metricsNamespaces,
       privilegedSetup: values["privileged-setup"] === true,
+      replicas,
     },
     problems,
   };

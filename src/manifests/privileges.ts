@@ -48,6 +48,26 @@ export function networkSetupPrivileges(
       };
 }
 
+/**
+ * A replica of an active/standby set (`egress-router ha run`, one container, no init
+ * container): it does the network set-up itself (routes, NAT), runs keepalived, whose VRRP
+ * advertisements and gratuitous ARP are raw packets (NET_RAW), and probes the gateway and the
+ * source address with ARP. Kernel settings as for the network set-up: nothing to write for
+ * IPv4, so privileged only for IPv6 (or when asked).
+ */
+export function activeStandbyPrivileges(
+  family: Family,
+  forcePrivileged = false,
+): ContainerPrivileges {
+  const p = networkSetupPrivileges(family, forcePrivileged);
+  return {
+    ...p,
+    why: p.privileged
+      ? "as for IPv4, and writes net.ipv6.conf.all.forwarding under /proc/sys, which only a privileged container can"
+      : "moves the source address, loads NAT and routes (NET_ADMIN); VRRP advertisements, gratuitous ARP and ARP probes (NET_RAW)",
+  };
+}
+
 /** The long-running container of each mode. */
 export function mainPrivileges(kind: RouterKind): ContainerPrivileges {
   switch (kind) {

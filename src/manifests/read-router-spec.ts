@@ -5,7 +5,7 @@ import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey } from "../config/catalogue.ts";
 import { parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
 import { parseHttpRules } from "../config/http-rules.ts";
-import { readSetting, type Env, type Flags } from "../config/read-setting.ts";
+import { readSetting, valueProblem, type Env, type Flags } from "../config/read-setting.ts";
 import { checkRedirectFamilies, parseRedirectRules } from "../config/redirect-rules.ts";
 import { parseGateway, parseSource } from "../config/router-addresses.ts";
 import { shown } from "../config/rule-lines.ts";
@@ -14,8 +14,9 @@ import { rulesSetting } from "./build-config-map.ts";
 import type { EgressRouterInput } from "./egress-router-resource.ts";
 import { checkLabelKey, checkLabelValue, checkNamespace, checkRouterName } from "./k8s-names.ts";
 import type { ManifestOptions } from "./manifest-options.ts";
-import { isPresent, passThroughEnv } from "./setting-placement.ts";
+import { isPresent, kindNames, passThroughEnv } from "./setting-placement.ts";
 import { reservedLabels } from "./object-meta.ts";
+import { readHaSettings } from "../ha/ha-settings.ts";
 import { routerPorts } from "./router-ports.ts";
 import type { NetworkAttachment, RouterKind, RouterRules, RouterSpec } from "./router-spec.ts";
 
@@ -102,13 +103,9 @@ function checkSetting(
   problems.push(...r.problems);
   const value = r.setting.value;
   if (value === undefined) return undefined;
-  const state = spec.check?.(value);
-  if (state !== undefined) {
-    problems.push({
-      code: "setting-invalid",
-      setting: spec.env,
-      message: `${spec.env}: Cannot use "${shown(value)}": ${state}`,
-    });
+  const problem = valueProblem(spec, value);
+  if (problem) {
+    problems.push(problem);
     return undefined;
   }
   return { value, explicit: r.setting.origin !== "default" };
@@ -174,6 +171,58 @@ function network(
     interfaceName,
     extraAddresses,
   };
+}
+
+/**
+ * What an active/standby set (--replicas 2 or more) needs beyond one router: redirect mode,
+ * a virtual router id, VRRP over IPv6 multicast (the replicas share one pod template, so
+ * none has a LAN address of its own for unicast peers), and no address but the source
+ * address on the egress interface (it moves; extra static addresses cannot be shared).
+ */
+function activeStandbyProblems(
+  replicas: number,
+  kind: RouterKind | undefined,
+  source: SourceAddress | undefined,
+  net: NetworkAttachment | undefined,
+  env: Env,
+  flags: Flags,
+  known: readonly ConfigProblem[],
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (kind !== undefined && kind !== "redirect") {
+    problems.push({
+      code: "setting-invalid",
+      setting: "--replicas",
+      message: `--replicas: Cannot run ${replicas} replicas of ${kindNames[kind]}: only redirect mode has an active/standby form (egress-router ha run, docs/ha.md); use --replicas 1`,
+    });
+    return problems;
+  }
+  const ha = readHaSettings({ [settings.haElection.env]: "keepalived", ...env }, flags, source);
+  const reported = new Set(known.map((p) => p.setting));
+  for (const p of ha.problems) if (!reported.has(p.setting)) problems.push(p);
+  const s = ha.settings;
+  if (s?.election === "none") {
+    problems.push({
+      code: "setting-invalid",
+      setting: settings.haElection.env,
+      message: `${settings.haElection.env}: Cannot run ${replicas} replicas with election "none": only one pod may hold the source address; unset it (the replicas elect the holder with keepalived) or use --replicas 1`,
+    });
+  }
+  if (s && s.peers.length > 0) {
+    problems.push({
+      code: "setting-invalid",
+      setting: settings.haPeers.env,
+      message: `${settings.haPeers.env}: Cannot use unicast peers in generated manifests: the replicas share one pod template, so none has an address of its own on the egress LAN; leave it empty (VRRP over IPv6 link-local multicast)`,
+    });
+  }
+  if (net?.kind === "multus" && net.extraAddresses.length > 0) {
+    problems.push({
+      code: "setting-invalid",
+      setting: "spec.addresses",
+      message: `spec.addresses: Cannot give ${replicas} replicas the same ${net.extraAddresses.length} extra address${net.extraAddresses.length === 1 ? "" : "es"}: only the source address moves with the holder, and a static address on every replica would be on the LAN ${replicas} times; keep only spec.addresses[0], or use --replicas 1`,
+    });
+  }
+  return problems;
 }
 
 export function readRouterSpec(
@@ -262,6 +311,10 @@ export function readRouterSpec(
   }
 
   const net = network(options, resource, egressInterface, problems);
+  if (options.replicas > 1)
+    problems.push(
+      ...activeStandbyProblems(options.replicas, kind, source, net, env, flags, problems),
+    );
   const name = options.name ?? resource?.name ?? "egress-router";
   const namespace = options.namespace ?? resource?.namespace ?? "default";
   // The resource's metadata is used as is (unless a flag overrides it): it must be valid too.
@@ -307,7 +360,7 @@ export function readRouterSpec(
       imagePullPolicy: options.imagePullPolicy,
       imagePullSecrets: options.imagePullSecrets,
       labels: { ...(resource?.labels ?? {}), ...options.labels },
-      replicas: 1,
+      replicas: options.replicas,
       rules,
       source,
       gateway,

@@ -89,7 +89,10 @@ export interface RouterSpec {
   readonly imagePullSecrets: readonly string[];
   /** extra labels for every object and the pod template (never part of the selector) */
   readonly labels: Readonly<Record<string, string>>;
-  /** 1 today; the builders take the number so that an active/standby form can reuse them */
+  /**
+   * 1: one router pod. 2 or more (redirect mode): an active/standby set — keepalived elects
+   * the holder of the source address (`egress-router ha run`, docs/ha.md)
+   */
   readonly replicas: number;
   readonly rules: RouterRules;
   readonly source: SourceAddress;

@@ -76,6 +76,7 @@ export const placement = {
   haClusterAddress: { in: "main", kinds: ["redirect"] },
   haGatewayCheckSeconds: { in: "main", kinds: ["redirect"] },
   haAddressLeaseSeconds: { in: "main", kinds: ["redirect"] },
+  haDuplicateCheckSeconds: { in: "main", kinds: ["redirect"] },
   haRunDir: { in: "main", kinds: ["redirect"] },
 } as const satisfies Record<
   SettingKey,

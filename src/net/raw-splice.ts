@@ -32,6 +32,8 @@ export interface RawSplice {
   readonly lastActivity: number;
   /** Closes both sides now (idle timeout, end of a drain) and ends with `reason`. */
   close(reason: CloseReason): void;
+  /** Turns on the upstream socket's keep-alive now, when it was deferred (no-op otherwise). */
+  enableKeepAlive(): void;
 }
 
 type Side = TcpHandle & { splice?: Splice };
@@ -65,6 +67,8 @@ class Splice implements RawSplice {
   upstreamPaused = false;
   closing = false;
   open = 2;
+  /** keep-alive seconds for the upstream socket whose setting was deferred; 0: none pending */
+  keepAlivePending = 0;
 
   constructor(client: Side, upstream: Side, clock: Clock, onClose: (r: TunnelResult) => void) {
     this.client = client;
@@ -76,6 +80,12 @@ class Splice implements RawSplice {
 
   close(reason: CloseReason): void {
     this.fail(reason, undefined, undefined);
+  }
+
+  enableKeepAlive(): void {
+    if (this.keepAlivePending === 0 || this.closing) return;
+    this.upstream.setKeepAlive(true, this.keepAlivePending);
+    this.keepAlivePending = 0;
   }
 
   /** Ends the splice: the first reason wins; `reset` (if given) is closed with a RST. */
@@ -113,6 +123,22 @@ class Splice implements RawSplice {
 
 function ignoreRead(): void {}
 
+/**
+ * A write the kernel takes at once never touches its request object (node's StreamBase only
+ * binds the object when the write goes asynchronous), so one spare request serves every
+ * such write: most writes of a forwarded connection allocate nothing.
+ */
+let spareWrite: PendingWrite | undefined;
+
+function newWriteReq(): PendingWrite {
+  const req: PendingWrite = new WriteWrap();
+  req.oncomplete = onWritten;
+  req.async = false;
+  req.buffer = null;
+  spareWrite = req;
+  return req;
+}
+
 function onHandleClosed(this: Side): void {
   const s = this.splice;
   if (!s) return;
@@ -138,18 +164,18 @@ function onRead(this: Side, arrayBuffer: ArrayBuffer | undefined): void {
     s.lastActivity = s.clock.now;
     const peer = s.peer(this);
     const data = readBytes(arrayBuffer, n);
-    const req: PendingWrite = new WriteWrap();
+    const req: PendingWrite = spareWrite ?? newWriteReq();
     req.handle = peer;
-    req.oncomplete = onWritten;
-    req.async = false;
-    req.buffer = null;
     const err = peer.writeBuffer(req, data);
     if (err !== 0) {
+      spareWrite = undefined; // node may have bound and disposed of it: do not reuse
       // Writing into the other side failed: that side is gone; tell this one with a reset.
       s.fail(s.sideReason(peer), errorName(err), this);
       return;
     }
     if (lastWriteWasAsync()) {
+      // The request now belongs to this write (oncomplete follows); the next write needs a new one.
+      spareWrite = undefined;
       req.async = true;
       req.buffer = data;
       req.splice = s;
@@ -242,6 +268,14 @@ export interface SpliceOptions {
    * from its listening socket (Linux), which saves two to five system calls per connection.
    */
   readonly clientOptionsSet: boolean;
+  /**
+   * Leave the upstream socket's keep-alive to a later enableKeepAlive(). Turning it on costs
+   * four system calls (on, idle time, interval, count); the first probe is only due after
+   * `keepAliveMs` of silence, so a caller that enables it within a second or so of the
+   * connection's start changes nothing a peer can see, and the many connections that end
+   * sooner never pay for it.
+   */
+  readonly deferUpstreamKeepAlive?: boolean;
 }
 
 /**
@@ -263,7 +297,10 @@ export function spliceHandles(
     h.onread = onRead;
     if (h === s.client && options.clientOptionsSet) continue;
     h.setNoDelay(true); // the sender already batched; add no Nagle delay in the middle
-    if (options.keepAliveMs > 0) h.setKeepAlive(true, keepAliveSeconds);
+    if (options.keepAliveMs <= 0) continue;
+    if (h === s.upstream && options.deferUpstreamKeepAlive === true)
+      s.keepAlivePending = keepAliveSeconds;
+    else h.setKeepAlive(true, keepAliveSeconds);
   }
   for (const h of [s.client, s.upstream]) {
     const err = h.readStart();

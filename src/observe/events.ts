@@ -113,6 +113,24 @@ export interface RedirectEvent {
   readonly message: string;
 }
 
+/** The roles of a replica of an active/standby router (src/ha/election.ts mirrors them). */
+export type HaRole = "starting" | "standby" | "holder" | "fault" | "stopped";
+
+/**
+ * High availability (redirect mode with hot standbys): a role change once its actions are
+ * done, or the split-brain guard's finding (another host answers for the source address).
+ */
+export type HaEvent =
+  | {
+      readonly kind: "role";
+      readonly role: HaRole;
+      /** true: this replica holds the address with NAT in (and is ready) */
+      readonly holding: boolean;
+      /** a takeover that completed: seconds from the election's report to holding */
+      readonly takeoverSeconds: number | undefined;
+    }
+  | { readonly kind: "split-brain"; readonly detected: boolean };
+
 export const channels = {
   decision: diagnostics_channel.channel("egress-router:decision"),
   connectionOpen: diagnostics_channel.channel("egress-router:connection-open"),
@@ -124,6 +142,7 @@ export const channels = {
   upstreamHealth: diagnostics_channel.channel("egress-router:upstream-health"),
   reload: diagnostics_channel.channel("egress-router:reload"),
   redirect: diagnostics_channel.channel("egress-router:redirect"),
+  ha: diagnostics_channel.channel("egress-router:ha"),
 } as const;
 
 export function publishDecision(e: DecisionEvent): void {
@@ -155,4 +174,7 @@ export function publishReload(e: ReloadEvent): void {
 }
 export function publishRedirect(e: RedirectEvent): void {
   if (channels.redirect.hasSubscribers) channels.redirect.publish(e);
+}
+export function publishHa(e: HaEvent): void {
+  if (channels.ha.hasSubscribers) channels.ha.publish(e);
 }

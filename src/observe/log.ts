@@ -12,6 +12,7 @@ import type {
   ReloadEvent,
   ResolveEvent,
   UpstreamErrorEvent,
+  UpstreamHealthEvent,
 } from "./events.ts";
 import { channels } from "./events.ts";
 import { createLineWriter } from "./line-writer.ts";
@@ -23,7 +24,7 @@ export type { Logger } from "pino";
 export const logFields = {
   mode: "Mode of the router that wrote the line: http-proxy, dns-proxy, redirect or the daemon's mode name.",
   event:
-    "What the line is about: decision, connection-open, connection-close, upstream-error, resolve, reload, redirect, lifecycle, admin.",
+    "What the line is about: decision, connection-open, connection-close, upstream-error, upstream-health, resolve, reload, redirect, lifecycle, admin.",
   client: "Client address and port, `ip:port`.",
   listener: "The data listener the connection arrived on (its port).",
   destination:
@@ -39,6 +40,10 @@ export const logFields = {
   duration_ms: "How long the connection lasted, in milliseconds.",
   end: "How the connection ended: done, client-reset, upstream-reset, idle-timeout, connect-failed, denied, limit, drain or error.",
   kind: "Kind of upstream connect error: refused, timeout, unreachable, reset, resolve-failed, no-address or other.",
+  cause:
+    "What marked an upstream address down or up: connect (a client's connection attempt) or check (an active health check).",
+  retry_at:
+    "An address marked down after a failed connect: when it may be tried again (ISO 8601); absent while it waits for a health check to pass.",
   error: "An error message (credentials removed).",
   name: "A DNS name being resolved.",
   addresses: "The addresses a name resolved to.",
@@ -64,8 +69,12 @@ export type LogRecord = { readonly [K in LogField]?: unknown };
 export const logMessages = {
   "connection decided": "One per decision (allow, deny, or audit: would deny).",
   "connection opened": "Debug level (or EGRESS_DNS_PROXY_DEBUG for the DNS proxy).",
-  "connection closed": "One per connection close, with bytes, duration and how it ended.",
+  "connection closed":
+    "One per connection close, with bytes, duration and how it ended (DNS proxy: at debug level unless EGRESS_DNS_PROXY_DEBUG).",
   "upstream connect failed": "A connect to an upstream failed.",
+  "upstream marked down":
+    "An address of a DNS-proxy destination is no longer used: a connect to it failed, or health checks did.",
+  "upstream back up": "An address that was down connected again, or passed its health checks.",
   "name resolved": "Debug level: a DNS name resolved.",
   "name resolution failed":
     "A DNS name could not be resolved; the last good addresses stay in use when `stale` is true.",
@@ -284,7 +293,7 @@ export function subscribeLogs(
   };
   const onClose = (m: unknown) => {
     const e = m as ConnectionCloseEvent;
-    log(logger, "info", "connection closed", {
+    log(logger, e.mode === "dns-proxy" ? dnsLevel : "info", "connection closed", {
       event: "connection-close",
       mode: e.mode,
       listener: e.listener,
@@ -307,6 +316,21 @@ export function subscribeLogs(
       address: e.address,
       kind: e.kind,
       error: e.message,
+    });
+  };
+  const onUpstreamHealth = (m: unknown) => {
+    const e = m as UpstreamHealthEvent;
+    log(logger, e.up ? "info" : "warn", e.up ? "upstream back up" : "upstream marked down", {
+      event: "upstream-health",
+      mode: e.mode,
+      destination: e.destination,
+      address: e.address,
+      cause: e.cause,
+      kind: e.error,
+      retry_at:
+        e.retryAt === undefined || !Number.isFinite(e.retryAt)
+          ? undefined
+          : new Date(e.retryAt).toISOString(),
     });
   };
   const onResolve = (m: unknown) => {
@@ -373,6 +397,7 @@ export function subscribeLogs(
     [channels.connectionOpen, onOpen],
     [channels.connectionClose, onClose],
     [channels.upstreamError, onUpstreamError],
+    [channels.upstreamHealth, onUpstreamHealth],
     [channels.resolve, onResolve],
     [channels.reload, onReload],
   ] as const;

@@ -1,9 +1,7 @@
 // Every metric the router exports, declared in one place (docs/metrics.md mirrors this
 // file; a test keeps both in sync). Labels come from closed sets or the configured
 // listeners only — never a host name, an address or a client. Call sites are the event
-// subscribers below; the data path only publishes events. A data path running on threads of
-// its own counts there (createThreadMetrics), and the host adds those counts to its own when
-// it renders the exposition text (Metrics.render).
+// subscribers below; the data path only publishes events.
 import {
   AggregatorRegistry,
   Counter,
@@ -12,9 +10,10 @@ import {
   Registry,
   collectDefaultMetrics,
 } from "prom-client";
-import type { MetricObjectWithValues, MetricValue } from "prom-client";
 import type {
   ConnectLatencyEvent,
+  HaEvent,
+  HaRole,
   ConnectionCloseEvent,
   ConnectionOpenEvent,
   DecisionEvent,
@@ -51,29 +50,67 @@ export interface Metrics {
   readonly registry: Registry;
   setReady(ready: boolean): void;
   setDraining(draining: boolean): void;
-  /**
-   * The exposition text: this registry's metrics with other threads' counts added (each
-   * thread's `getMetricsAsJSON()`; counters, gauges and histogram buckets are summed).
-   */
-  render(threads?: readonly MetricsJson[]): Promise<string>;
   close(): void;
 }
 
-/** The data-path metrics of one thread that runs a data path (no process or host metrics). */
-export interface ThreadMetrics {
-  readonly registry: Registry;
-  close(): void;
-}
-
-/** What `Registry.getMetricsAsJSON()` gives: plain data that can be posted between threads. */
-export type MetricsJson = readonly MetricObjectWithValues<MetricValue<string>>[];
+const haRoles: readonly HaRole[] = ["starting", "standby", "holder", "fault", "stopped"];
+const takeoverBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 const connectBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** Registers the data path's metrics in `registry` and subscribes them; returns the unsubscribe. */
-function countDataPath(registry: Registry): () => void {
+/** A registry's metrics as plain data (what a worker thread sends to the main thread). */
+export type MetricFamilies = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
+
+/**
+ * The metrics fed by the data path's events: what a thread that forwards connections (a
+ * DNS-proxy or HTTP-proxy worker thread) counts itself and hands over in totals, to be added
+ * to the main thread's. Every other metric is the main thread's own.
+ */
+export const connectionMetricNames: readonly string[] = [
+  "egress_router_connections_opened_total",
+  "egress_router_connections_active",
+  "egress_router_connections_closed_total",
+  "egress_router_transferred_bytes_total",
+  "egress_router_upstream_connect_errors_total",
+  "egress_router_upstream_connect_duration_seconds",
+  // the HTTP proxy's worker threads also decide, answer requests and look names up
+  "egress_router_decisions_total",
+  "egress_router_request_duration_seconds",
+  "egress_router_dns_resolutions_total",
+  "egress_router_dns_stale_answers_total",
+];
+
+/**
+ * Creates a registry with every metric and subscribes it to the data path's events.
+ * `processMetrics: false` leaves out prom-client's process and Node.js metrics (a worker
+ * thread: those are the process's, counted once by the main thread).
+ */
+export function createMetrics(
+  info: { version: string; mode: string },
+  options: { readonly processMetrics?: boolean } = {},
+): Metrics {
+  const registry = new Registry();
   const registers = [registry];
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const buildInfo = new Gauge({
+    name: "egress_router_build_info",
+    help: "Always 1; the labels say which version runs in which mode.",
+    labelNames: ["version", "mode"],
+    registers,
+  });
+  buildInfo.set(info, 1);
+  const ready = new Gauge({
+    name: "egress_router_ready",
+    help: "1 when network set-up is done and every listener is up (what /readyz answers).",
+    registers,
+  });
+  const draining = new Gauge({
+    name: "egress_router_draining",
+    help: "1 from the shutdown signal until the process exits.",
+    registers,
+  });
   const opened = new Counter({
     name: "egress_router_connections_opened_total",
     help: "Client connections accepted, by mode and listener (port).",
@@ -121,6 +158,23 @@ function countDataPath(registry: Registry): () => void {
     help: "Failed re-resolutions where the last good addresses stayed in use.",
     registers,
   });
+  const reloads = new Counter({
+    name: "egress_router_config_reloads_total",
+    help: "Configuration reloads by result (applied, rejected, unchanged, restart-needed).",
+    labelNames: ["result"],
+    registers,
+  });
+  const lastReloadOk = new Gauge({
+    name: "egress_router_config_last_reload_successful",
+    help: "1 when the last reload was applied (or nothing was tried since start), 0 after a rejection.",
+    registers,
+  });
+  lastReloadOk.set(1);
+  const lastApplied = new Gauge({
+    name: "egress_router_config_last_applied_timestamp_seconds",
+    help: "Unix time the serving configuration was applied.",
+    registers,
+  });
   const connectSeconds = new Histogram({
     name: "egress_router_upstream_connect_duration_seconds",
     help: "Time to connect to an upstream, by mode.",
@@ -136,7 +190,56 @@ function countDataPath(registry: Registry): () => void {
     registers,
   });
 
+  const haHolder = new Gauge({
+    name: "egress_router_ha_holder",
+    help: "Active/standby: 1 while this replica holds the source address (NAT in, ready); alert when the sum over replicas is not 1.",
+    registers,
+  });
+  const haRole = new Gauge({
+    name: "egress_router_ha_role",
+    help: "Active/standby: 1 for this replica's current role (starting, standby, holder, fault, stopped), 0 for the others.",
+    labelNames: ["role"],
+    registers,
+  });
+  const haRoleChanges = new Counter({
+    name: "egress_router_ha_role_changes_total",
+    help: "Active/standby: role changes, by the role taken.",
+    labelNames: ["role"],
+    registers,
+  });
+  const haTakeover = new Histogram({
+    name: "egress_router_ha_takeover_seconds",
+    help: "Active/standby: from the election naming this replica holder to holding (address leased, routes and NAT in, ready).",
+    buckets: takeoverBuckets,
+    registers,
+  });
+  const haSplitBrain = new Gauge({
+    name: "egress_router_ha_split_brain",
+    help: "Active/standby: 1 while another host answers for the source address longer than a dying holder could (two holders: VRRP does not reach between them).",
+    registers,
+  });
+  const haSplitBrains = new Counter({
+    name: "egress_router_ha_split_brains_total",
+    help: "Active/standby: times another holder of the source address was found.",
+    registers,
+  });
+
   const subs = [
+    [
+      channels.ha,
+      (m: unknown) => {
+        const e = m as HaEvent;
+        if (e.kind === "split-brain") {
+          haSplitBrain.set(e.detected ? 1 : 0);
+          if (e.detected) haSplitBrains.inc();
+          return;
+        }
+        haHolder.set(e.holding ? 1 : 0);
+        for (const r of haRoles) haRole.set({ role: r }, r === e.role ? 1 : 0);
+        haRoleChanges.inc({ role: e.role });
+        if (e.takeoverSeconds !== undefined) haTakeover.observe(e.takeoverSeconds);
+      },
+    ],
     [
       channels.connectionOpen,
       (m: unknown) => {
@@ -178,6 +281,17 @@ function countDataPath(registry: Registry): () => void {
       },
     ],
     [
+      channels.reload,
+      (m: unknown) => {
+        const e = m as ReloadEvent;
+        reloads.inc({ result: e.result });
+        if (e.result === "applied") {
+          lastReloadOk.set(1);
+          lastApplied.set(Date.now() / 1000);
+        } else if (e.result === "rejected") lastReloadOk.set(0);
+      },
+    ],
+    [
       channels.connectLatency,
       (m: unknown) => {
         const e = m as ConnectLatencyEvent;
@@ -196,86 +310,39 @@ function countDataPath(registry: Registry): () => void {
     ],
   ] as const;
   for (const [ch, fn] of subs) ch.subscribe(fn);
-  return () => {
-    for (const [ch, fn] of subs) ch.unsubscribe(fn);
-  };
-}
-
-/** A registry for a data-path thread: its counts, to be added to the host's (Metrics.render). */
-export function createThreadMetrics(): ThreadMetrics {
-  const registry = new Registry();
-  const unsubscribe = countDataPath(registry);
-  return { registry, close: unsubscribe };
-}
-
-/** Creates a registry with every metric and subscribes it to the data path's events. */
-export function createMetrics(info: { version: string; mode: string }): Metrics {
-  const registry = new Registry();
-  const registers = [registry];
-  collectDefaultMetrics({ register: registry });
-
-  const buildInfo = new Gauge({
-    name: "egress_router_build_info",
-    help: "Always 1; the labels say which version runs in which mode.",
-    labelNames: ["version", "mode"],
-    registers,
-  });
-  buildInfo.set(info, 1);
-  const ready = new Gauge({
-    name: "egress_router_ready",
-    help: "1 when network set-up is done and every listener is up (what /readyz answers).",
-    registers,
-  });
-  const draining = new Gauge({
-    name: "egress_router_draining",
-    help: "1 from the shutdown signal until the process exits.",
-    registers,
-  });
-  const stopCounting = countDataPath(registry);
-  const reloads = new Counter({
-    name: "egress_router_config_reloads_total",
-    help: "Configuration reloads by result (applied, rejected, unchanged, restart-needed).",
-    labelNames: ["result"],
-    registers,
-  });
-  const lastReloadOk = new Gauge({
-    name: "egress_router_config_last_reload_successful",
-    help: "1 when the last reload was applied (or nothing was tried since start), 0 after a rejection.",
-    registers,
-  });
-  lastReloadOk.set(1);
-  const lastApplied = new Gauge({
-    name: "egress_router_config_last_applied_timestamp_seconds",
-    help: "Unix time the serving configuration was applied.",
-    registers,
-  });
-
-  const onReload = (m: unknown) => {
-    const e = m as ReloadEvent;
-    reloads.inc({ result: e.result });
-    if (e.result === "applied") {
-      lastReloadOk.set(1);
-      lastApplied.set(Date.now() / 1000);
-    } else if (e.result === "rejected") lastReloadOk.set(0);
-  };
-  channels.reload.subscribe(onReload);
 
   return {
     registry,
     setReady: (r) => ready.set(r ? 1 : 0),
     setDraining: (d) => draining.set(d ? 1 : 0),
-    async render(threads = []) {
-      if (threads.length === 0) return registry.metrics();
-      // Only this thread has the process metrics; one of them is marked "omit" for cluster
-      // aggregation, which would drop it even with a single source.
-      const own = (await registry.getMetricsAsJSON()).map((m) =>
-        m.aggregator === "omit" ? { ...m, aggregator: "first" as const } : m,
-      );
-      return AggregatorRegistry.aggregate([own, ...threads] as object[]).metrics();
-    },
     close() {
-      stopCounting();
-      channels.reload.unsubscribe(onReload);
+      for (const [ch, fn] of subs) ch.unsubscribe(fn);
     },
   };
+}
+
+/**
+ * The registry's metrics in Prometheus text format, with the connection metrics of other
+ * threads (`others`, from their registries) added to this one's: counters, gauges and
+ * histogram buckets are summed per label set, so totals are exact however the connections
+ * were spread over the threads.
+ */
+export async function renderMetrics(
+  registry: Registry,
+  others: readonly MetricFamilies[],
+): Promise<string> {
+  if (others.length === 0) return registry.metrics();
+  const merged = AggregatorRegistry.aggregate([
+    (await registry.getMetricsAsJSON()).filter((m) => connectionMetricNames.includes(m.name)),
+    ...others.map((list) => list.filter((m) => connectionMetricNames.includes(m.name))),
+  ]);
+  const parts: string[] = [];
+  for (const m of registry.getMetricsAsArray()) {
+    parts.push(
+      connectionMetricNames.includes(m.name)
+        ? await merged.getSingleMetricAsString(m.name)
+        : await registry.getSingleMetricAsString(m.name),
+    );
+  }
+  return `${parts.join("\n\n")}\n`;
 }

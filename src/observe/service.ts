@@ -4,7 +4,7 @@
 // compiled values. The host owns files, signals and timers; the service owns its sockets.
 import type { ActivitySnapshot } from "./activity.ts";
 import type { LogOptions } from "./log.ts";
-import type { MetricsJson } from "./metrics.ts";
+import type { MetricFamilies } from "./metrics.ts";
 
 /** A status snapshot for the status page and `/status.json`; plain JSON only. */
 export interface ServiceStatus {
@@ -23,6 +23,11 @@ export interface ServiceStatus {
     /** DNS proxy: the current addresses of a named target and their health */
     readonly addresses?: readonly { readonly address: string; readonly up: boolean }[];
   }[];
+  /**
+   * The connections open now, when the service tracks them itself (its connections are
+   * handled on threads whose events the host does not see); otherwise the host's own.
+   */
+  readonly openConnections?: ActivitySnapshot["openConnections"];
   readonly [extra: string]: unknown;
 }
 
@@ -35,17 +40,21 @@ export interface Service<C> {
   stop(drainMs: number): Promise<void>;
   status(): ServiceStatus;
   /**
-   * A service whose data path runs on threads of its own: the metrics those threads count
-   * (prom-client JSON, one array per thread), for the host to add to its registry's.
+   * Connection metrics counted on the service's other threads, to be added to the host's
+   * (see renderMetrics); absent when everything happens on the host's thread.
    */
-  threadMetrics?(): Promise<readonly MetricsJson[]>;
-  /** Such a service's recent activity, seen by its threads (bounded, at most a second old). */
+  metricFamilies?(): Promise<MetricFamilies[]>;
+  /**
+   * The recent activity seen on the service's other threads (denials, open connections,
+   * names; bounded, at most a second old), to be merged with the host's own.
+   */
   threadActivity?(): readonly ActivitySnapshot[];
 }
 
-/** What the host tells a service it creates: how it logs (threads make their own loggers). */
+/** What the host tells a service it creates: how to log, so other threads log alike. */
 export interface ServiceHost {
-  readonly log: LogOptions;
+  readonly log: Pick<LogOptions, "format" | "level" | "dnsProxyDebug" | "colour">;
+  readonly version: string;
 }
 
 /** How a mode is wired into the daemon host. */
@@ -55,6 +64,5 @@ export interface ModeDefinition<C> {
   readonly rulesSetting: string;
   /** pure: rule text → compiled config; throws ConfigError with every problem */
   compile(text: string): C;
-  /** `host` is absent when a test creates the service without a host */
   create(config: C, host?: ServiceHost): Service<C>;
 }

@@ -7,8 +7,14 @@ import {
   iptablesRestoreProgram,
   renderIptables,
   renderIptablesForwardGuard,
+  renderIptablesStandby,
 } from "./render-iptables.ts";
-import { renderNft, renderNftForwardGuard, renderNftRemoval } from "./render-nft.ts";
+import {
+  renderNft,
+  renderNftForwardGuard,
+  renderNftRemoval,
+  renderNftStandby,
+} from "./render-nft.ts";
 
 export type NatBackend = "nft" | "iptables";
 export const NAT_BACKENDS: readonly NatBackend[] = Object.freeze(["nft", "iptables"]);
@@ -22,6 +28,54 @@ export function natCommand(plan: NatPlan, backend: NatBackend): { argv: string[]
       // -w: wait for the xtables lock instead of failing when another tool holds it
       return { argv: [iptablesRestoreProgram(plan), "-w", "5"], input: renderIptables(plan) };
   }
+}
+
+/**
+ * The command that turns a replica of an active/standby router into a standby: nothing
+ * translated, new cluster-side connections dropped so their retries reach the holder
+ * (renderNftStandby).
+ */
+export function standbyCommand(
+  plan: NatPlan,
+  backend: NatBackend,
+): { argv: string[]; input: string } {
+  switch (backend) {
+    case "nft":
+      return { argv: ["nft", "-f", "-"], input: renderNftStandby(plan) };
+    case "iptables":
+      return {
+        argv: [iptablesRestoreProgram(plan), "-w", "5"],
+        input: renderIptablesStandby(plan),
+      };
+  }
+}
+
+/**
+ * A NAT plan rendered ahead of time, for a replica that must switch between holder and
+ * standby at once (a takeover): both commands are ready, each one atomic step.
+ */
+export interface PreparedNat {
+  readonly plan: NatPlan;
+  readonly backend: NatBackend;
+  /** the whole ruleset: translate and forward (the holder) */
+  install(runner: CommandRunner): Promise<void>;
+  /** the standby rules: translate nothing, drop new cluster-side connections */
+  standBy(runner: CommandRunner): Promise<void>;
+}
+
+export function prepareNat(plan: NatPlan, backend: NatBackend): PreparedNat {
+  const holder = natCommand(plan, backend);
+  const standby = standbyCommand(plan, backend);
+  return Object.freeze({
+    plan,
+    backend,
+    async install(runner: CommandRunner) {
+      await runner.run(holder.argv, { input: holder.input });
+    },
+    async standBy(runner: CommandRunner) {
+      await runner.run(standby.argv, { input: standby.input });
+    },
+  });
 }
 
 /** The command that loads the forwarding guard of the network-only modes. */

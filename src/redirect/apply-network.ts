@@ -231,3 +231,47 @@ export async function runNetworkSetup(
     });
   return { alreadySetUp: false, changes, announced };
 }
+
+/**
+ * Network set-up for a replica of an active/standby router (docs/ha.md): everything but the
+ * source address, which moves with the holder role — the kernel settings, the egress link up,
+ * the routes via the gateway. Returns what changed, one line each.
+ */
+export async function runNetworkSetupWithoutAddress(
+  plan: NetworkPlan,
+  options: Pick<NetworkSetupOptions, "runner" | "kernel" | "log">,
+): Promise<readonly string[]> {
+  const { runner, kernel } = options;
+  const changes: string[] = [];
+  const change = (line: string) => {
+    changes.push(line);
+    options.log?.(line);
+  };
+  for (const s of plan.sysctls) {
+    const current = await kernel.read(s);
+    if (current !== s.value) {
+      await kernel.write(s, s.value);
+      change(`set ${sysctlName(s)}=${s.value} (was ${current ?? "unset"}): ${s.why}`);
+    }
+  }
+  const link = await readLink(plan, runner);
+  if (!(link.flags ?? []).includes("UP")) {
+    await runner.run(networkCommands(plan).up);
+    change(`brought ${plan.egressInterface} up`);
+  }
+  await restoreRoutes(plan, runner);
+  return changes;
+}
+
+/**
+ * The routes via the gateway. The kernel deletes every IPv4 route through an interface when
+ * the interface's last IPv4 address goes, so a replica that gave the source address up has
+ * none left when it takes the address over again: the new holder puts them back.
+ */
+export async function restoreRoutes(plan: NetworkPlan, runner: CommandRunner): Promise<void> {
+  const cmd = networkCommands(plan);
+  // one `ip` for both (a takeover waits for it): the lines are the commands without `ip -4`
+  const [ip = "ip", family = "-4"] = cmd.hostRoute;
+  const lines = [cmd.hostRoute, cmd.defaultRoute].map((argv) => argv.slice(2).join(" "));
+  await runner.run([ip, family, "-batch", "-"], { input: `${lines.join("\n")}\n` });
+}

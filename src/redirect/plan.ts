@@ -53,6 +53,13 @@ export interface NatPlan {
   readonly localPorts: readonly number[];
   /** no fallback: new connections to any other port are refused (TCP reset, ICMP port unreachable) */
   readonly refuseUnmapped: boolean;
+  /**
+   * A replica of an active/standby set (docs/ha.md): its own VRRP advertisements leave the
+   * egress interface with their own source address. SNAT to the source address would make
+   * them unacceptable to the other replicas (VRRP over IPv6 must come from a link-local
+   * address; unicast peers are known by their own address), which would then elect themselves.
+   */
+  readonly keepVrrpSource: boolean;
 }
 
 export interface Plan {
@@ -75,6 +82,8 @@ export interface PlanInput {
   readonly localPorts?: readonly number[];
   /** the setting the rules came from, for warnings; default EGRESS_DESTINATION */
   readonly rulesSetting?: string;
+  /** an active/standby replica: see NatPlan.keepVrrpSource */
+  readonly keepVrrpSource?: boolean;
 }
 
 /**
@@ -167,6 +176,7 @@ export function planRedirect(input: PlanInput): Plan {
       localPorts.filter((p) => !dnat.some((r) => r.protocol === "tcp" && r.localPort === p)),
     ),
     refuseUnmapped: !hasFallback,
+    keepVrrpSource: input.keepVrrpSource === true,
   });
   return Object.freeze({ network, nat, warnings: Object.freeze(warnings) });
 }

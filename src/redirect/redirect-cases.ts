@@ -13,6 +13,7 @@ export interface RedirectCase {
   readonly clusterInterface?: string;
   readonly egressInterface?: string;
   readonly localPorts?: readonly number[];
+  readonly keepVrrpSource?: boolean;
 }
 
 export const redirectCases: readonly RedirectCase[] = [
@@ -71,6 +72,15 @@ export const redirectCases: readonly RedirectCase[] = [
     clusterInterface: "eth0",
     egressInterface: "net1",
   },
+  {
+    // a replica of an active/standby set, IPv6: its VRRP advertisements keep their source
+    name: "active-standby-ipv6",
+    source: "2001:db8:2::99/64",
+    gateway: "2001:db8:2::1",
+    rules: "443 tcp 2001:db8:3::25\n",
+    localPorts: [9090],
+    keepVrrpSource: true,
+  },
 ];
 
 /** The case as planRedirect input (parsed with the real grammar). */
@@ -88,5 +98,6 @@ export function caseInput(c: RedirectCase): PlanInput {
     egressInterface: c.egressInterface ?? "macvlan0",
     nat: true,
     localPorts: c.localPorts ?? [],
+    ...(c.keepVrrpSource ? { keepVrrpSource: true } : {}),
   };
 }

@@ -37,6 +37,28 @@ export function renderIptablesForwardGuard(plan: Pick<NatPlan, "family">): strin
   ].join("\n");
 }
 
+/** A standby replica: the same as renderNftStandby, for iptables-restore. */
+export function renderIptablesStandby(plan: NatPlan): string {
+  const unreachable = plan.family === 6 ? "icmp6-port-unreachable" : "icmp-port-unreachable";
+  const cluster = `-i ${plan.clusterInterface}`;
+  const out: string[] = ["*nat"];
+  for (const c of ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"]) out.push(`:${c} ACCEPT [0:0]`);
+  out.push("COMMIT", "*filter");
+  for (const c of ["INPUT", "FORWARD", "OUTPUT"]) out.push(`:${c} ACCEPT [0:0]`);
+  if (plan.localPorts.length > 0) {
+    out.push(`-A INPUT ${cluster} -p tcp ${ports(plan.localPorts)} -j ACCEPT`);
+  }
+  for (const p of ["tcp", "udp", "sctp"]) {
+    out.push(`-A INPUT ${cluster} -p ${p} -m conntrack --ctstate NEW -j DROP`);
+  }
+  out.push("-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+  out.push(`-A FORWARD ${cluster} -m conntrack --ctstate NEW -j DROP`);
+  out.push("-A FORWARD -p tcp -j REJECT --reject-with tcp-reset");
+  out.push(`-A FORWARD -j REJECT --reject-with ${unreachable}`);
+  out.push("COMMIT");
+  return `${out.join("\n")}\n`;
+}
+
 /** The whole ruleset, ready for iptables-restore (or ip6tables-restore). */
 export function renderIptables(plan: NatPlan): string {
   const unreachable = plan.family === 6 ? "icmp6-port-unreachable" : "icmp-port-unreachable";
@@ -55,6 +77,7 @@ export function renderIptables(plan: NatPlan): string {
       `-A PREROUTING ${cluster}${match} -m comment --comment "line ${r.line}" -j DNAT --to-destination ${target(plan, r)}`,
     );
   }
+  if (plan.keepVrrpSource) out.push(`-A POSTROUTING -o ${plan.egressInterface} -p 112 -j ACCEPT`);
   out.push(`-A POSTROUTING -o ${plan.egressInterface} -j SNAT --to-source ${plan.source}`);
   out.push("COMMIT");
 

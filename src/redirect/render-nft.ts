@@ -61,6 +61,9 @@ export function renderNft(plan: NatPlan): string {
     }
     add(nat, "prerouting", nftDnatBody(plan, r));
   }
+  if (plan.keepVrrpSource) {
+    add(nat, "postrouting", `oifname ${quote(plan.egressInterface)} meta l4proto 112 accept`);
+  }
   add(nat, "postrouting", `oifname ${quote(plan.egressInterface)} snat to ${plan.source}`);
 
   out.push(
@@ -116,6 +119,45 @@ export function renderNftForwardGuard(plan: Pick<NatPlan, "family">): string {
     `add rule ${filter} forward counter reject`,
     "",
   ].join("\n");
+}
+
+/**
+ * A standby replica of an active/standby router (docs/ha.md): no new translation, and new
+ * connections from the cluster side are dropped without an answer. A client whose first
+ * packet still reaches this replica (its neighbour cache or the Service's endpoints lag behind
+ * a takeover) is then retried by its own TCP a second later and reaches the holder; a reset
+ * or an ICMP error would fail it. Connections this replica translated while it held the
+ * address go on as long as their answers still come here: a holder handing over loads these
+ * rules while it still has the address, and an exchange under way then finishes instead of
+ * being cut a moment before it had to. The router's own ports (the admin server: the probes)
+ * stay open. One transaction, so a holder turns standby, and back, atomically.
+ */
+export function renderNftStandby(plan: NatPlan): string {
+  const fam = nftFamily(plan);
+  const nat = `${fam} ${NAT_TABLE}`;
+  const filter = `${fam} ${FILTER_TABLE}`;
+  const cluster = quote(plan.clusterInterface);
+  // The NAT chains stay, empty: while they hook in, the kernel goes on translating the
+  // connections it translated before (deleting them would stop that at once).
+  const out: string[] = [
+    `table ${nat} {\n${chain("prerouting", "nat", "prerouting", "dstnat")}${chain("postrouting", "nat", "postrouting", "srcnat")}}`,
+    `flush table ${nat}`,
+  ];
+  const add = (chainName: string, body: string) =>
+    out.push(`add rule ${filter} ${chainName} ${body}`);
+  out.push(
+    `table ${filter} {\n${chain("count", "filter", "prerouting", "dstnat - 10")}${chain("input", "filter", "input", "filter")}${chain("forward", "filter", "forward", "filter")}}`,
+  );
+  out.push(`flush table ${filter}`);
+  if (plan.localPorts.length > 0) {
+    add("input", `iifname ${cluster} tcp dport ${portSet(plan.localPorts)} accept`);
+  }
+  add("input", `iifname ${cluster} ct state new meta l4proto { tcp, udp, sctp } counter drop`);
+  add("forward", "ct state established,related accept");
+  add("forward", `iifname ${cluster} ct state new counter drop`);
+  add("forward", "meta l4proto tcp counter reject with tcp reset");
+  add("forward", "counter reject");
+  return `${out.join("\n")}\n`;
 }
 
 /** Text for `nft -f -` that removes every table renderNft creates (used by `redirect --remove`). */

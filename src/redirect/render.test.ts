@@ -7,8 +7,17 @@ import { describe, it } from "node:test";
 import { renderUnitTestRules } from "./render-unit-test.ts";
 import { planRedirect } from "./plan.ts";
 import { caseInput, redirectCases } from "./redirect-cases.ts";
-import { renderIptables, renderIptablesForwardGuard } from "./render-iptables.ts";
-import { renderNft, renderNftForwardGuard, renderNftRemoval } from "./render-nft.ts";
+import {
+  renderIptables,
+  renderIptablesForwardGuard,
+  renderIptablesStandby,
+} from "./render-iptables.ts";
+import {
+  renderNft,
+  renderNftForwardGuard,
+  renderNftRemoval,
+  renderNftStandby,
+} from "./render-nft.ts";
 
 const golden = (file: string) =>
   fileURLToPath(new URL(`../../test/golden/redirect/${file}`, import.meta.url));
@@ -136,5 +145,80 @@ describe("renderIptables", () => {
     assert.match(text, /-j DNAT --to-destination \[2001:db8:3::26\]:80\n/);
     assert.match(text, /--reject-with icmp6-port-unreachable\n/);
     assert.doesNotMatch(text, /icmp-port-unreachable/);
+  });
+});
+
+describe("standby rules of an active/standby replica", () => {
+  it("nft: NAT chains kept empty, new cluster-side connections dropped, the admin port open", () => {
+    assert.equal(
+      renderNftStandby(natOf("ports-only-refuse-the-rest")),
+      [
+        "table ip nat {",
+        "\tchain prerouting {",
+        "\t\ttype nat hook prerouting priority dstnat; policy accept;",
+        "\t}",
+        "\tchain postrouting {",
+        "\t\ttype nat hook postrouting priority srcnat; policy accept;",
+        "\t}",
+        "}",
+        "flush table ip nat",
+        "table ip egress_router {",
+        "\tchain count {",
+        "\t\ttype filter hook prerouting priority dstnat - 10; policy accept;",
+        "\t}",
+        "\tchain input {",
+        "\t\ttype filter hook input priority filter; policy accept;",
+        "\t}",
+        "\tchain forward {",
+        "\t\ttype filter hook forward priority filter; policy accept;",
+        "\t}",
+        "}",
+        "flush table ip egress_router",
+        'add rule ip egress_router input iifname "eth0" tcp dport 9090 accept',
+        'add rule ip egress_router input iifname "eth0" ct state new meta l4proto { tcp, udp, sctp } counter drop',
+        "add rule ip egress_router forward ct state established,related accept",
+        'add rule ip egress_router forward iifname "eth0" ct state new counter drop',
+        "add rule ip egress_router forward meta l4proto tcp counter reject with tcp reset",
+        "add rule ip egress_router forward counter reject",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("nft: the same tables and chains as the holder's rules, so one load replaces the other", () => {
+    for (const c of redirectCases) {
+      const nat = natOf(c.name);
+      const heads = (text: string) => text.split("\n").filter((l) => /^(table|\tchain) /.test(l));
+      assert.deepEqual(heads(renderNftStandby(nat)), heads(renderNft(nat)), c.name);
+      assert.doesNotMatch(renderNftStandby(nat), /dnat|snat|delete/, c.name);
+    }
+  });
+
+  it("iptables: empty nat table, the same filtering", () => {
+    assert.equal(
+      renderIptablesStandby(natOf("ipv6")),
+      [
+        "*nat",
+        ":PREROUTING ACCEPT [0:0]",
+        ":INPUT ACCEPT [0:0]",
+        ":OUTPUT ACCEPT [0:0]",
+        ":POSTROUTING ACCEPT [0:0]",
+        "COMMIT",
+        "*filter",
+        ":INPUT ACCEPT [0:0]",
+        ":FORWARD ACCEPT [0:0]",
+        ":OUTPUT ACCEPT [0:0]",
+        "-A INPUT -i eth0 -p tcp -m tcp --dport 9090 -j ACCEPT",
+        "-A INPUT -i eth0 -p tcp -m conntrack --ctstate NEW -j DROP",
+        "-A INPUT -i eth0 -p udp -m conntrack --ctstate NEW -j DROP",
+        "-A INPUT -i eth0 -p sctp -m conntrack --ctstate NEW -j DROP",
+        "-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        "-A FORWARD -i eth0 -m conntrack --ctstate NEW -j DROP",
+        "-A FORWARD -p tcp -j REJECT --reject-with tcp-reset",
+        "-A FORWARD -j REJECT --reject-with icmp6-port-unreachable",
+        "COMMIT",
+        "",
+      ].join("\n"),
+    );
   });
 });

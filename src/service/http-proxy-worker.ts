@@ -8,8 +8,7 @@ import { sharedConnectionCount } from "../http-proxy/connection-count.ts";
 import { createHttpProxy, type HttpProxy } from "../http-proxy/proxy-server.ts";
 import { createResolver } from "../net/resolver.ts";
 import { trackActivity } from "../observe/activity.ts";
-import { createLogger, subscribeLogs } from "../observe/log.ts";
-import { createThreadMetrics } from "../observe/metrics.ts";
+import { observeThread } from "../observe/thread-observer.ts";
 import { compileHttpPolicy } from "../policy/http-policy.ts";
 import type { FromWorker, ToWorker, WorkerData, WorkerPolicy } from "./worker-protocol.ts";
 
@@ -24,24 +23,7 @@ function send(m: FromWorker): void {
   port.postMessage(m);
 }
 
-/** Lines for a host that does not log to stdout (tests): batched to the main thread. */
-let pendingLines = "";
-function flushLines(): void {
-  if (pendingLines === "") return;
-  send({ type: "log", lines: pendingLines });
-  pendingLines = "";
-}
-const relayed = {
-  write(line: string) {
-    if (pendingLines === "") setImmediate(flushLines);
-    pendingLines += line;
-  },
-};
-
-const { relayLines, ...logOptions } = data.log;
-const logger = createLogger({ ...logOptions, ...(relayLines ? { destination: relayed } : {}) });
-const unsubscribeLogs = subscribeLogs(logger, { dnsProxyDebug: logOptions.dnsProxyDebug });
-const metrics = createThreadMetrics();
+const observer = observeThread({ ...data.host, mode: "http-proxy" });
 const activity = trackActivity();
 
 const compile = (p: WorkerPolicy) => compileHttpPolicy(p.rules, { connectPorts: p.connectPorts });
@@ -64,7 +46,7 @@ async function report(full = false) {
     generation,
     stats,
     activity: activityChanged ? activity.snapshot() : undefined,
-    metrics: metricsChanged ? await metrics.registry.getMetricsAsJSON() : undefined,
+    metrics: metricsChanged ? await observer.metricFamilies() : undefined,
   };
 }
 
@@ -110,14 +92,13 @@ async function onMessage(m: ToWorker): Promise<void> {
       send({ type: "applied", generation });
       return;
     case "metrics":
-      send({ type: "metrics", id: m.id, metrics: await metrics.registry.getMetricsAsJSON() });
+      send({ type: "metrics", id: m.id, metrics: await observer.metricFamilies() });
       return;
     case "stop": {
       await proxy?.close(m.drainMs);
-      unsubscribeLogs();
-      flushLines();
-      send({ type: "stopped", report: await report(true) });
-      // Pending log lines are written by the line writer's exit handler.
+      const last = await report(true);
+      observer.close(); // writes the lines still waiting
+      send({ type: "stopped", report: last });
       process.exit(0);
     }
   }

@@ -10,8 +10,9 @@ import type { HttpProxySettings } from "../config/http-proxy-settings.ts";
 import { connectionCountBytes, releaseThreadConnections } from "../http-proxy/connection-count.ts";
 import type { ProxyStats } from "../http-proxy/proxy-server.ts";
 import type { ActivitySnapshot } from "../observe/activity.ts";
-import type { MetricsJson } from "../observe/metrics.ts";
+import type { MetricFamilies } from "../observe/metrics.ts";
 import type { Service, ServiceHost } from "../observe/service.ts";
+import { version } from "../version.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import { listenProblem, newViaToken, statusOf, zeroStats } from "./http-proxy-status.ts";
 import type {
@@ -46,7 +47,7 @@ interface Slot {
   report: WorkerReport | undefined;
   /** its latest activity and metrics (a report leaves them out when they did not change) */
   activity: ActivitySnapshot | undefined;
-  metrics: MetricsJson | undefined;
+  metrics: MetricFamilies | undefined;
   waiters: Waiter[];
 }
 
@@ -54,13 +55,14 @@ interface Slot {
 export type WorkerService = Service<HttpPolicy> & { readonly threads: readonly Thread[] };
 
 /** A report's gauges (connections open now) mean nothing once its thread is gone. */
-function withoutGauges(m: MetricsJson): MetricsJson {
+function withoutGauges(m: MetricFamilies): MetricFamilies {
   return m.map((x) => (String(x.type) === "gauge" ? { ...x, values: [] } : x));
 }
 
 /** Without a host (tests): JSON lines on stdout at info level. */
 const defaultHost: ServiceHost = {
   log: { format: "json", level: "info", dnsProxyDebug: false },
+  version,
 };
 
 /** One worker thread per CPU, sharing the port. */
@@ -78,15 +80,9 @@ export function workerService(
   const viaToken = newViaToken();
   const connections = new SharedArrayBuffer(connectionCountBytes(s.workers));
   const slots: Slot[] = [];
-  const { destination, ...log } = host.log;
-  const data: Omit<WorkerData, "index"> = {
-    settings: s,
-    log: { ...log, relayLines: destination !== undefined },
-    viaToken,
-    connections,
-  };
+  const data: Omit<WorkerData, "index"> = { settings: s, host, viaToken, connections };
   /** what workers that died had counted: their metrics (gauges dropped) and totals */
-  let retiredMetrics: Promise<MetricsJson | undefined> = Promise.resolve(undefined);
+  let retiredMetrics: Promise<MetricFamilies | undefined> = Promise.resolve(undefined);
   let retiredStats: ProxyStats | undefined;
 
   const workerPolicy = (): WorkerPolicy => ({
@@ -132,9 +128,6 @@ export function workerService(
       case "listening":
         w.listening = true;
         break;
-      case "log":
-        destination?.write(m.lines);
-        break;
       case "listen-failed":
       case "applied":
       case "metrics":
@@ -159,10 +152,7 @@ export function workerService(
     retiredMetrics = retiredMetrics.then(async (before) =>
       before === undefined
         ? metrics
-        : ((await AggregatorRegistry.aggregate([
-            before,
-            metrics,
-          ] as object[]).getMetricsAsJSON()) as MetricsJson),
+        : await AggregatorRegistry.aggregate([before, metrics] as object[]).getMetricsAsJSON(),
     );
     const b = retiredStats ?? zeroStats(policy.rules.length);
     const sameRules = r.generation === generation;
@@ -230,7 +220,7 @@ export function workerService(
     if (m.type === "listening") port = m.port;
   };
 
-  const metricsOf = async (w: Slot): Promise<MetricsJson | undefined> => {
+  const metricsOf = async (w: Slot): Promise<MetricFamilies | undefined> => {
     if (w.exited) return w.metrics;
     const id = nextRequest++;
     const answer = waitFor(w, (m) => m.type === "metrics" && m.id === id, METRICS_TIMEOUT_MS);
@@ -314,7 +304,7 @@ export function workerService(
         workerRestarts: restarts,
       });
     },
-    async threadMetrics() {
+    async metricFamilies() {
       const all = await Promise.all(slots.map(metricsOf));
       const retired = await retiredMetrics;
       const out = all.filter((m) => m !== undefined);

@@ -1,15 +1,15 @@
 // Messages between the HTTP proxy's main thread and its worker threads (structured clone).
 // The main thread owns the configuration, signals and the admin server; a worker owns its
-// sockets and observes its own data path: it writes its own log lines (to stdout, in whole
-// lines that never interleave with other threads'), counts its own metrics and keeps its own
-// recent activity. The main thread only collects totals: every second a report, and the
+// sockets and observes its own data path (observe/thread-observer.ts): it writes its own log
+// lines (to stdout, in whole lines that never interleave with other threads'), counts its
+// own metrics and keeps its own recent activity. The main thread only collects totals: every second a report, and the
 // metrics on each scrape. No message per request.
 import type { HttpProxySettings } from "../config/http-proxy-settings.ts";
 import type { HttpRule } from "../config/types.ts";
 import type { ProxyStats } from "../http-proxy/proxy-server.ts";
 import type { ActivitySnapshot } from "../observe/activity.ts";
-import type { LogOptions } from "../observe/log.ts";
-import type { MetricsJson } from "../observe/metrics.ts";
+import type { MetricFamilies } from "../observe/metrics.ts";
+import type { ServiceHost } from "../observe/service.ts";
 import type { PortRange } from "../policy/http-policy.ts";
 
 export interface WorkerPolicy {
@@ -18,15 +18,10 @@ export interface WorkerPolicy {
   readonly generation: number;
 }
 
-/** The log settings a worker makes its logger from (a destination object cannot cross). */
-export interface WorkerLog extends Omit<LogOptions, "destination"> {
-  /** true: the host logs somewhere else than stdout; send the lines to the main thread */
-  readonly relayLines: boolean;
-}
-
 export interface WorkerData {
   readonly settings: HttpProxySettings;
-  readonly log: WorkerLog;
+  /** how the host logs, and its version: the worker's own logger and metrics follow it */
+  readonly host: ServiceHost;
   readonly viaToken: string;
   /** client connections open in all workers together (Int32Array of one element) */
   readonly connections: SharedArrayBuffer;
@@ -51,7 +46,7 @@ export interface WorkerReport {
   readonly generation: number;
   readonly stats: ProxyStats;
   readonly activity: ActivitySnapshot | undefined;
-  readonly metrics: MetricsJson | undefined;
+  readonly metrics: MetricFamilies | undefined;
 }
 
 export type FromWorker =
@@ -59,7 +54,5 @@ export type FromWorker =
   | { readonly type: "listen-failed"; readonly code: string; readonly message: string }
   | { readonly type: "applied"; readonly generation: number }
   | { readonly type: "report"; readonly report: WorkerReport }
-  | { readonly type: "metrics"; readonly id: number; readonly metrics: MetricsJson }
-  /** log lines, when the host's log destination is not stdout (WorkerLog.relayLines) */
-  | { readonly type: "log"; readonly lines: string }
+  | { readonly type: "metrics"; readonly id: number; readonly metrics: MetricFamilies }
   | { readonly type: "stopped"; readonly report: WorkerReport | undefined };

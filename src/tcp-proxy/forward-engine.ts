@@ -45,12 +45,25 @@ interface RuleRuntime {
   hits: number;
 }
 
+/** One open connection as the status page lists it. */
+export interface OpenConnectionInfo {
+  readonly listener: string;
+  readonly client: string;
+  /** when it was accepted, ms since the epoch */
+  readonly since: number;
+}
+
 export interface EngineStats {
   readonly listeners: { readonly address: string; readonly port: number; readonly up: boolean }[];
   readonly active: number;
   readonly refusedAtLimit: number;
   readonly rules: { readonly port: number; readonly hits: number; readonly active: number }[];
+  /** the longest-open connections, oldest first (at most `oldestListed`) */
+  readonly oldest: OpenConnectionInfo[];
 }
+
+/** How many of its oldest open connections an engine lists in its statistics. */
+export const oldestListed = 20;
 
 function onClientClosed(): void {}
 
@@ -60,6 +73,8 @@ class Connection {
   readonly client: TcpHandle;
   readonly clientText: string;
   readonly startedAt: number;
+  /** Date.now() at accept, for the status page */
+  readonly since: number;
   upstream: Upstream | undefined;
   splice: RawSplice | undefined;
   dial: Dial | undefined;
@@ -71,6 +86,7 @@ class Connection {
     this.client = client;
     this.clientText = clientText;
     this.startedAt = performance.now();
+    this.since = engine.clock.now;
   }
 
   dialed(failure: DialFailure | undefined, handle?: TcpHandle, u?: Upstream): void {
@@ -92,7 +108,11 @@ class Connection {
     this.splice = spliceHandles(
       this.client,
       handle,
-      { keepAliveMs: this.engine.options.keepAliveMs, clientOptionsSet: true },
+      {
+        keepAliveMs: this.engine.options.keepAliveMs,
+        clientOptionsSet: true,
+        deferUpstreamKeepAlive: true, // the sweeper turns it on within a tick
+      },
       this.engine.clock,
       (r: TunnelResult) => {
         u.active -= 1;
@@ -136,6 +156,13 @@ export class ForwardEngine {
   readonly options: ForwardOptions;
   /** coarse time for idle tracking, advanced by the sweeper */
   readonly clock: Clock = { now: Date.now() };
+  /**
+   * Whether events carry the client's address even when nothing on this thread subscribes to
+   * connection events by name of the client (a log line per connection, the status page's
+   * table): reading it is a system call per connection. When false, events carry the client
+   * only while someone subscribes to connection-open or connection-close AND wants clients.
+   */
+  clientAddresses = true;
   readonly #pools: PoolSource;
   readonly #limit: ConnectionLimit;
   readonly #reusePort: boolean;
@@ -259,7 +286,22 @@ export class ForwardEngine {
         hits: rt.hits,
         active: byPort.get(rt.rule.localPort) ?? 0,
       })),
+      oldest: this.#oldest(),
     };
+  }
+
+  /** The Set keeps insertion order: its first entries are the oldest connections. */
+  #oldest(): OpenConnectionInfo[] {
+    const out: OpenConnectionInfo[] = [];
+    for (const c of this.#connections) {
+      if (out.length >= oldestListed) break;
+      out.push({
+        listener: c.rt.listener,
+        client: c.clientText || peerText(c.client),
+        since: c.since,
+      });
+    }
+    return out;
   }
 
   connectionEnded(c: Connection): void {
@@ -290,9 +332,9 @@ export class ForwardEngine {
       for (const c of this.#connections) {
         const idle = c.rt.rule.idleTimeoutMs;
         const s = c.splice;
-        if (idle > 0 && s !== undefined && now - s.lastActivity - tick >= idle) {
-          s.close("idle-timeout");
-        }
+        if (s === undefined) continue;
+        if (idle > 0 && now - s.lastActivity - tick >= idle) s.close("idle-timeout");
+        else s.enableKeepAlive();
       }
     }, tick);
     this.#sweeper.unref();
@@ -326,7 +368,7 @@ export class ForwardEngine {
     const rt = this.#runtimes.get(port);
     const events =
       channels.connectionOpen.hasSubscribers || channels.connectionClose.hasSubscribers;
-    const clientText = events ? peerText(client) : "";
+    const clientText = events && this.clientAddresses ? peerText(client) : "";
     if (rt === undefined) {
       if (client.reset(onClientClosed) !== 0) client.close(); // the rule went away meanwhile
       return;

@@ -1,13 +1,12 @@
 // The main thread's handle on the forwarding worker threads: starts them, sends them rules
-// and pool states, relays their events and reports, restarts one that died, and collects
-// their statistics for the status page.
+// and pool states, passes their connect reports on, restarts one that died, and collects
+// their statistics (status page) and connection metrics (/metrics).
 import { Worker } from "node:worker_threads";
 import type { CloseReason } from "../observe/events.ts";
-import { channels } from "../observe/events.ts";
+import type { MetricFamilies } from "../observe/metrics.ts";
+import type { ThreadObserveOptions } from "../observe/thread-observer.ts";
 import type { EngineStats } from "./forward-engine.ts";
 import type { ForwardOptions, ForwardRule } from "./forward-config.ts";
-import type { ForwardedChannel } from "./event-batch.ts";
-import { decodeEvents, forwardedChannels } from "./event-batch.ts";
 import type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
 
 type Request = ToWorker & { id: number };
@@ -21,6 +20,8 @@ interface Slot {
   worker: Worker | undefined;
   pending: Map<number, { resolve: (m: FromWorker & { t: "reply" }) => void }>;
   stats: EngineStats | undefined;
+  /** the worker's connection metrics as last read (kept when it dies: its counts stay counted) */
+  metrics: MetricFamilies | undefined;
   restarts: number;
 }
 
@@ -33,7 +34,8 @@ export class ForwardWorkers {
   /** replayed to a restarted worker */
   readonly #pools = new Map<string, ToWorker & { t: "pool" }>();
   #rules: readonly ForwardRule[] = [];
-  #subscribed: readonly ForwardedChannel[] = [];
+  /** counters and histograms of workers that died, as last read */
+  #retired: MetricFamilies[] = [];
   #nextId = 1;
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
@@ -43,13 +45,15 @@ export class ForwardWorkers {
     options: ForwardOptions,
     limit: SharedArrayBuffer,
     onReport: (key: string, address: string, error: string | undefined) => void,
+    observe?: ThreadObserveOptions,
   ) {
-    this.#data = { options, limit };
+    this.#data = { options, limit, observe };
     this.#onReport = onReport;
     this.#slots = Array.from({ length: count }, () => ({
       worker: undefined,
       pending: new Map(),
       stats: undefined,
+      metrics: undefined,
       restarts: 0,
     }));
   }
@@ -69,10 +73,8 @@ export class ForwardWorkers {
 
   async start(): Promise<void> {
     await Promise.all(this.#slots.map((s) => this.#spawn(s)));
-    this.#syncSubscriptions();
-    // Keep subscriptions and statistics current (status() must answer synchronously).
+    // Keep statistics current (status() must answer synchronously).
     this.#timer = setInterval(() => {
-      this.#syncSubscriptions();
       void this.refreshStats();
     }, 1000);
     this.#timer.unref();
@@ -124,6 +126,21 @@ export class ForwardWorkers {
     return this.#slots.flatMap((s) => (s.stats ? [s.stats] : []));
   }
 
+  /**
+   * Every worker's connection metrics now, plus the counters of workers that died (as last
+   * read), to be summed with the main thread's.
+   */
+  async metricFamilies(): Promise<MetricFamilies[]> {
+    const live = await Promise.all(
+      this.#slots.map(async (s) => {
+        const r = await this.#request(s, { t: "metrics" });
+        if (r?.metrics) s.metrics = r.metrics;
+        return r?.metrics;
+      }),
+    );
+    return [...live.filter((m) => m !== undefined), ...this.#retired];
+  }
+
   async terminate(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#timer);
@@ -148,6 +165,9 @@ export class ForwardWorkers {
       slot.pending.clear();
       slot.worker = undefined;
       slot.stats = undefined;
+      // What it counted stays counted (a gauge of its open connections does not: they are gone).
+      if (slot.metrics) this.#retired.push(slot.metrics.filter((m) => String(m.type) !== "gauge"));
+      slot.metrics = undefined;
       if (this.#stopping) return;
       // A worker died (a bug): its connections are gone, the others carry on. Replace it.
       slot.restarts += 1;
@@ -157,7 +177,6 @@ export class ForwardWorkers {
     });
     return new Promise<void>((resolve, reject) => {
       worker.once("online", () => {
-        worker.postMessage({ t: "subscribe", channels: this.#subscribed } satisfies ToWorker);
         for (const m of this.#pools.values()) worker.postMessage(m);
         if (this.#rules.length === 0) {
           resolve();
@@ -191,9 +210,6 @@ export class ForwardWorkers {
       case "report":
         this.#onReport(m.key, m.address, m.error);
         break;
-      case "events":
-        for (const [name, event] of decodeEvents(m.batch)) channels[name].publish(event);
-        break;
     }
   }
 
@@ -210,14 +226,5 @@ export class ForwardWorkers {
   async #all(body: RequestBody): Promise<string[]> {
     const replies = await Promise.all(this.#slots.map((s) => this.#request(s, body)));
     return replies.flatMap((r) => (r?.error === undefined ? [] : [r.error]));
-  }
-
-  #syncSubscriptions(): void {
-    const wanted = forwardedChannels.filter((c) => channels[c].hasSubscribers);
-    if (wanted.join() === this.#subscribed.join()) return;
-    this.#subscribed = wanted;
-    for (const s of this.#slots) {
-      s.worker?.postMessage({ t: "subscribe", channels: wanted } satisfies ToWorker);
-    }
   }
 }

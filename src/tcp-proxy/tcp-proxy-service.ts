@@ -1,12 +1,14 @@
 // The DNS (TCP) proxy as a Service for the daemon host. The main thread keeps the targets
 // (DNS, health). With one thread it also forwards; with more, `threads` worker threads
-// forward on the same ports (SO_REUSEPORT) and the main thread is left to the targets, the
-// logs and metrics of every connection and the admin server, so that work never holds up
-// accepting. apply() swaps rules for new connections only; stop() drains.
-import type { Service, ServiceStatus } from "../observe/service.ts";
+// forward on the same ports (SO_REUSEPORT), each logging and counting its own connections,
+// and the main thread is left to the targets and the admin server: nothing crosses
+// between threads per connection. apply() swaps rules for new connections only; stop()
+// drains.
+import type { MetricFamilies } from "../observe/metrics.ts";
+import type { Service, ServiceHost, ServiceStatus } from "../observe/service.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
 import type { EngineStats } from "./forward-engine.ts";
-import { ForwardEngine } from "./forward-engine.ts";
+import { ForwardEngine, oldestListed } from "./forward-engine.ts";
 import type { ForwardConfig, ForwardRule } from "./forward-config.ts";
 import { targetKey } from "./forward-config.ts";
 import { ForwardWorkers } from "./forward-workers.ts";
@@ -18,11 +20,15 @@ import type { UpstreamPool } from "./upstream-pool.ts";
 export interface TcpProxyDeps {
   /** DNS lookups (default: c-ares with the configured servers) */
   readonly lookup?: LookupName;
+  /** how the daemon logs: worker threads log (and count) alike; without it they do neither */
+  readonly host?: ServiceHost;
 }
 
 export interface TcpProxyService extends Service<ForwardConfig> {
   /** the options it runs with (fixed at creation: apply() takes new rules only) */
   readonly options: ForwardConfig["options"];
+  /** the worker threads' connection metrics (none with one thread: those are the host's) */
+  metricFamilies(): Promise<MetricFamilies[]>;
 }
 
 export function createTcpProxyService(
@@ -49,9 +55,15 @@ class TcpProxy implements TcpProxyService {
     const threads = Math.max(1, Math.floor(o.threads));
     this.#workers =
       threads > 1
-        ? new ForwardWorkers(threads, o, this.#limit.memory, (key, address, error) => {
-            this.#directory.reportedElsewhere(key, address, error);
-          })
+        ? new ForwardWorkers(
+            threads,
+            o,
+            this.#limit.memory,
+            (key, address, error) => {
+              this.#directory.reportedElsewhere(key, address, error);
+            },
+            deps.host && { log: deps.host.log, version: deps.host.version, mode: "dns-proxy" },
+          )
         : undefined;
     this.#directory = new TargetDirectory(
       o,
@@ -94,6 +106,10 @@ class TcpProxy implements TcpProxyService {
     await this.#workers?.terminate();
   }
 
+  metricFamilies(): Promise<MetricFamilies[]> {
+    return this.#workers?.metricFamilies() ?? Promise.resolve([]);
+  }
+
   status(): ServiceStatus {
     const all: EngineStats[] = [
       ...(this.#engine ? [this.#engine.stats()] : []),
@@ -111,6 +127,7 @@ class TcpProxy implements TcpProxyService {
       mode: "dns-proxy",
       listeners: this.#listeners(all),
       activeConnections: this.#limit.open,
+      openConnections: this.#workers ? this.#openConnections(all) : undefined,
       rules: this.#rules.map((r) => {
         const pool = this.#directory.pool(targetKey(r));
         return {
@@ -128,6 +145,28 @@ class TcpProxy implements TcpProxyService {
         rules: this.#rules.map((r) => this.#ruleDetail(r, active.get(r.localPort) ?? 0)),
       },
     };
+  }
+
+  /** Worker threads' connections, for the status page (their events stay in their threads). */
+  #openConnections(all: readonly EngineStats[]): ServiceStatus["openConnections"] {
+    const byListener: Record<string, number> = {};
+    for (const s of all) {
+      for (const r of s.rules) {
+        if (r.active > 0)
+          byListener[`dns-proxy:${r.port}`] = (byListener[`dns-proxy:${r.port}`] ?? 0) + r.active;
+      }
+    }
+    const oldest = all
+      .flatMap((s) => s.oldest)
+      .sort((a, b) => a.since - b.since)
+      .slice(0, oldestListed)
+      .map((c) => ({
+        mode: "dns-proxy",
+        listener: c.listener,
+        client: c.client,
+        since: new Date(c.since).toISOString(),
+      }));
+    return { total: this.#limit.open, byListener, oldest };
   }
 
   #ruleDetail(r: ForwardRule, activeConnections: number): Record<string, unknown> {

@@ -1,7 +1,10 @@
 // Messages between the main thread and the forwarding worker threads. The main thread owns
 // DNS, health and the rules; workers accept and forward, mirror the pools, report connect
-// outcomes, and pass their data-path events on to the main thread's channels.
+// outcomes, and log and count their own connections (the main thread asks for the counts
+// when /metrics is read). Nothing crosses per connection.
 import type { CloseReason, UpstreamErrorKind } from "../observe/events.ts";
+import type { MetricFamilies } from "../observe/metrics.ts";
+import type { ThreadObserveOptions } from "../observe/thread-observer.ts";
 import type { EngineStats } from "./forward-engine.ts";
 import type { ForwardOptions, ForwardRule } from "./forward-config.ts";
 import type { UpstreamState } from "./upstream-pool.ts";
@@ -10,9 +13,9 @@ export interface WorkerData {
   readonly options: ForwardOptions;
   /** the shared connection counter */
   readonly limit: SharedArrayBuffer;
+  /** how to log and count, as the main thread does; undefined: neither (tests) */
+  readonly observe: ThreadObserveOptions | undefined;
 }
-
-import type { ForwardedChannel } from "./event-batch.ts";
 
 export type ToWorker =
   | { readonly t: "apply"; readonly id: number; readonly rules: readonly ForwardRule[] }
@@ -24,11 +27,11 @@ export type ToWorker =
       readonly empty: { readonly kind: UpstreamErrorKind; readonly message: string };
     }
   | { readonly t: "drop-pool"; readonly key: string }
-  | { readonly t: "subscribe"; readonly channels: readonly ForwardedChannel[] }
   | { readonly t: "stop-accepting"; readonly id: number }
   | { readonly t: "when-idle"; readonly id: number }
   | { readonly t: "close-all"; readonly id: number; readonly reason: CloseReason }
-  | { readonly t: "stats"; readonly id: number };
+  | { readonly t: "stats"; readonly id: number }
+  | { readonly t: "metrics"; readonly id: number };
 
 export type FromWorker =
   | {
@@ -36,6 +39,7 @@ export type FromWorker =
       readonly id: number;
       readonly error: string | undefined;
       readonly stats: EngineStats | undefined;
+      readonly metrics?: MetricFamilies;
     }
   | {
       readonly t: "report";
@@ -43,6 +47,4 @@ export type FromWorker =
       readonly address: string;
       /** undefined: it connected again */
       readonly error: string | undefined;
-    }
-  /** EventBatch.take(): the events published in the worker since the last batch */
-  | { readonly t: "events"; readonly batch: string };
+    };

@@ -1,14 +1,13 @@
-// Entry of a forwarding worker thread: one ForwardEngine on the same ports as the main
-// thread (SO_REUSEPORT: the kernel spreads new connections over the threads), with pools
-// mirrored from the main thread.
+// Entry of a forwarding worker thread: one ForwardEngine on the same ports as the other
+// workers (SO_REUSEPORT: the kernel spreads new connections over the threads), with pools
+// mirrored from the main thread. Like the daemon for the main thread, this entry is the
+// host of its thread: it sets up the thread's logs and metrics.
 import { parentPort, workerData } from "node:worker_threads";
-import { channels } from "../observe/events.ts";
+import { observeThread } from "../observe/thread-observer.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
 import type { PoolSource } from "./forward-engine.ts";
 import { ForwardEngine } from "./forward-engine.ts";
 import { UpstreamPool } from "./upstream-pool.ts";
-import type { ForwardedChannel } from "./event-batch.ts";
-import { EventBatch } from "./event-batch.ts";
 import type { FromWorker, ToWorker, WorkerData } from "./worker-protocol.ts";
 import type { UpstreamErrorKind } from "../observe/events.ts";
 
@@ -42,36 +41,9 @@ const engine = new ForwardEngine(
   true,
 );
 
-// Events: subscribe locally to what the main thread has subscribers for; send in batches.
-const batch = new EventBatch();
-let flushing = false;
-const flush = (): void => {
-  flushing = false;
-  if (batch.size === 0) return;
-  send({ t: "events", batch: batch.take() });
-};
-const forwarders = new Map<ForwardedChannel, (message: unknown) => void>();
-function subscribe(wanted: readonly ForwardedChannel[]): void {
-  for (const [name, fn] of forwarders) {
-    if (!wanted.includes(name)) {
-      channels[name].unsubscribe(fn);
-      forwarders.delete(name);
-    }
-  }
-  for (const name of wanted) {
-    if (forwarders.has(name)) continue;
-    const fn = (message: unknown): void => {
-      batch.add(name, message as object);
-      if (batch.size >= 256) flush();
-      else if (!flushing) {
-        flushing = true;
-        setTimeout(flush, 20).unref();
-      }
-    };
-    forwarders.set(name, fn);
-    channels[name].subscribe(fn);
-  }
-}
+// Logs and connection metrics of this thread's own connections (observe/thread-observer.ts).
+const observer = data.observe ? observeThread(data.observe) : undefined;
+engine.clientAddresses = observer?.wantsClients ?? false;
 
 function reply(id: number, work: Promise<unknown>): void {
   work.then(
@@ -108,9 +80,6 @@ port.on("message", (m: ToWorker) => {
       pools.delete(m.key);
       empty.delete(m.key);
       break;
-    case "subscribe":
-      subscribe(m.channels);
-      break;
     case "stop-accepting":
       reply(m.id, engine.stopAccepting());
       break;
@@ -119,10 +88,18 @@ port.on("message", (m: ToWorker) => {
       break;
     case "close-all":
       engine.closeAll(m.reason);
-      reply(m.id, engine.whenIdle().then(flush));
+      reply(
+        m.id,
+        engine.whenIdle().then(() => observer?.flush()),
+      );
       break;
     case "stats":
       send({ t: "reply", id: m.id, error: undefined, stats: engine.stats() });
+      break;
+    case "metrics":
+      void (observer?.metricFamilies() ?? Promise.resolve([])).then((metrics) => {
+        send({ t: "reply", id: m.id, error: undefined, stats: undefined, metrics });
+      });
       break;
   }
 });

@@ -158,7 +158,7 @@ class EchoService implements Service<EchoConfig> {
     const listener = String(this.#port);
     const state: { end: CloseReason } = { end: "done" };
     this.#sockets.set(socket, state);
-    publishConnectionOpen({ mode: "dns-proxy", listener, client });
+    publishConnectionOpen({ mode: "http-proxy", listener, client });
     let buffered = "";
     let decided = false;
     let inBytes = 0;
@@ -181,7 +181,7 @@ class EchoService implements Service<EchoConfig> {
           const reply = config.rules.find((r) => r.kind === "reply")!;
           this.#hit(deny ?? reply);
           publishDecision({
-            mode: "dns-proxy",
+            mode: "http-proxy",
             client,
             destination: line,
             address: undefined,
@@ -207,7 +207,7 @@ class EchoService implements Service<EchoConfig> {
     socket.on("close", () => {
       this.#sockets.delete(socket);
       publishConnectionClose({
-        mode: "dns-proxy",
+        mode: "http-proxy",
         listener,
         client,
         destination: undefined,

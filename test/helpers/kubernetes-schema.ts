@@ -12,6 +12,7 @@ import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
@@ -28,6 +29,7 @@ const builtIn: Record<string, (o: object) => Validatable> = {
   "v1/Service": (o) => new Service(o),
   "apps/v1/Deployment": (o) => new Deployment(o),
   "networking.k8s.io/v1/NetworkPolicy": (o) => new NetworkPolicy(o),
+  "policy/v1/PodDisruptionBudget": (o) => new PodDisruptionBudget(o),
 };
 
 type Schema = Record<string, unknown>;
