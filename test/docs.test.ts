@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { settings } from "../src/config/catalogue.ts";
 import { problemCodes } from "../src/config/config-error.ts";
+import { decisionReasons } from "../src/policy/decision.ts";
 import { runCli } from "./helpers/run-cli.ts";
 
 const doc = (name: string): string =>
@@ -41,6 +42,10 @@ describe("docs stay in sync with the code", () => {
       if (s.default !== undefined)
         assert.ok(cells.includes(`\`${s.default}\``), `${s.env} default`);
     }
+  });
+
+  it("modes.md lists every reason the HTTP proxy decides with, and only those", () => {
+    assert.deepEqual(tableKeys(doc("modes.md"), "### Answers").sort(), [...decisionReasons].sort());
   });
 
   it("errors.md lists every problem code, and only those", () => {

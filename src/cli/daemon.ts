@@ -15,7 +15,7 @@ import type { ConfigProblem } from "../config/config-error.ts";
 import { ConfigError } from "../config/config-error.ts";
 import type { Env, Flags } from "../config/read-setting.ts";
 import { fileEnvName, readSetting } from "../config/read-setting.ts";
-import { trackActivity } from "../observe/activity.ts";
+import { mergeActivity, trackActivity } from "../observe/activity.ts";
 import type { AdminServer } from "../observe/admin-server.ts";
 import { shuttingDown, startAdminServer } from "../observe/admin-server.ts";
 import type { ReloadResult, ReloadTrigger } from "../observe/events.ts";
@@ -237,7 +237,10 @@ export async function startDaemon<C>(
   const snapshot = (): StatusSnapshot => {
     const r = readiness();
     const status = service?.status();
-    const seen = activity.snapshot();
+    const own = activity.snapshot();
+    // A service whose data path runs on other threads has their activity too.
+    const others = service?.threadActivity?.() ?? [];
+    const seen = others.length > 0 ? mergeActivity([own, ...others]) : own;
     return {
       mode: definition.mode,
       version,

@@ -284,7 +284,7 @@ export const settings = {
   httpProxyWorkers: setting(
     "EGRESS_HTTP_PROXY_WORKERS",
     "http-proxy-workers",
-    "Proxy processes sharing the port (SO_REUSEPORT); auto: one per CPU the container may use.",
+    "Proxy worker threads, each listening on the port (SO_REUSEPORT); auto: one per CPU the container may use.",
     { default: "auto", check: valueChecks.workers },
   ),
   httpProxyMaxConnections: setting(

@@ -1,49 +1,38 @@
 // One client connection: feeds the request parser, queues pipelined requests (one active at
-// a time, the socket paused while others wait), enforces the head and idle timeouts (checked
+// a time, reading paused while others wait), enforces the head and idle timeouts (checked
 // by the proxy's sweeper against a coarse clock, so no timer is armed per request), answers
-// refusals, and turns into a tunnel after CONNECT or a 101.
-import type { Socket } from "node:net";
-import { startTunnel, type Tunnel } from "../net/tunnel.ts";
+// refusals, and turns into a spliced tunnel after CONNECT or a 101.
+import { RawSocket, noHandlers } from "../net/raw-socket.ts";
+import { startRawTunnel, type RawTunnel } from "../net/raw-tunnel.ts";
+import type { TcpHandle } from "../net/raw-tcp.ts";
 import {
   channels,
   publishConnectionClose,
   publishConnectionOpen,
   type CloseReason,
 } from "../observe/events.ts";
-import { ConnectRequest } from "./connect.ts";
-import {
-  Exchange,
-  PAUSE_PIPELINE,
-  PAUSE_TUNNEL,
-  type ExchangeKind,
-  type ProxyRequest,
-} from "./exchange.ts";
-import {
-  REQUEST,
-  createParser,
-  isParseError,
-  methods,
-  rawBodyLength,
-  releaseParser,
-  resetParser,
-  type ParseError,
-  type Parser,
-  type RawHeaders,
-} from "./llhttp.ts";
+import { clientHandlers, destroySocket, requestCallbacks } from "./client-events.ts";
+import type { ConnectRequest } from "./connect.ts";
+import type { Exchange } from "./exchange.ts";
+import { REQUEST, createParser, type ParseError, type Parser, type RawHeaders } from "./llhttp.ts";
 import type { ProxyContext } from "./proxy-context.ts";
-import { parseErrorReject, renderReject, seconds, type Reject } from "./reject.ts";
-import { detachUpstream, type UpstreamConn } from "./upstream.ts";
+import { PAUSE_PIPELINE, PAUSE_TUNNEL, type ProxyRequest } from "./proxy-request.ts";
+import {
+  bodyStalledReject,
+  parseErrorReject,
+  renderReject,
+  seconds,
+  type Reject,
+} from "./reject.ts";
+import type { UpstreamConn } from "./upstream.ts";
 
 /** after our last answer, how long a client may take to close before we drop it */
 const LINGER_MS = 2_000;
 /** TCP keep-alive probes on tunnels (dead peers are found even when idle is long) */
 const TUNNEL_KEEPALIVE_MS = 60_000;
 
-const kConn = Symbol("client-connection");
-type ClientSocket = Socket & { [kConn]?: ClientConnection };
-
 export class ClientConnection {
-  readonly socket: ClientSocket;
+  readonly socket: RawSocket;
   readonly ctx: ProxyContext;
   readonly parser: Parser;
   readonly openedAt = performance.now();
@@ -59,7 +48,7 @@ export class ClientConnection {
   paused = 0;
   closing = false;
   closed = false;
-  /** the parser stopped at a CONNECT or Upgrade head: no more HTTP on this connection */
+  /** the parser stopped at a CONNECT or Upgrade head, or we are closing: bytes are dropped */
   stopped = false;
   /** the answer to a malformed pipelined request, sent once the one before it is answered */
   deferredReject: Reject | undefined = undefined;
@@ -67,23 +56,21 @@ export class ClientConnection {
   rawRemaining = 0;
   /** the parser will report the (fake) end of the message we stopped it at: ignore it */
   skipComplete = false;
-  tunnel: Tunnel | undefined = undefined;
+  tunnel: RawTunnel | undefined = undefined;
   endReason: CloseReason | undefined = undefined;
   last: ProxyRequest | undefined = undefined;
   private clientTextCache: string | undefined = undefined;
 
-  constructor(socket: Socket, ctx: ProxyContext) {
-    this.socket = socket;
+  constructor(handle: TcpHandle, ctx: ProxyContext) {
+    this.socket = new RawSocket(handle, clientHandlers, this);
     this.ctx = ctx;
-    this.lastActivity = ctx.clock;
+    this.lastActivity = ctx.clock.now;
     this.parser = createParser(REQUEST, ctx.options.maxHeaderBytes, requestCallbacks, this);
-    this.socket[kConn] = this;
-    socket.on("data", onData);
-    socket.on("drain", onDrain);
-    socket.on("end", onEnd);
-    socket.on("error", onError);
-    socket.on("close", onClose);
     ctx.connections.add(this);
+    // The peer's address is asked for now: once the handle is closed it cannot be.
+    if (channels.connectionClose.hasSubscribers || channels.decision.hasSubscribers) {
+      void this.clientText;
+    }
     if (channels.connectionOpen.hasSubscribers) {
       publishConnectionOpen({
         mode: "http-proxy",
@@ -91,6 +78,10 @@ export class ClientConnection {
         client: this.clientText,
       });
     }
+    // Requests are read into the thread's shared buffer: what is kept is copied (bodies
+    // waiting for their upstream or queued behind a write, bytes after a CONNECT head).
+    this.socket.sharedReadBuffer();
+    this.socket.resume();
   }
 
   /** "ip:port" of the client, built once and only when asked. */
@@ -131,7 +122,7 @@ export class ClientConnection {
   exchangeDone(r: ProxyRequest, close: boolean): void {
     this.last = r;
     this.active = undefined;
-    this.lastActivity = this.ctx.clock;
+    this.lastActivity = this.ctx.clock.now;
     if (this.deferredReject !== undefined) {
       this.rejectAndClose(this.deferredReject);
       return;
@@ -166,7 +157,7 @@ export class ClientConnection {
     this.active = undefined;
     for (const q of this.queue) q.abort();
     this.queue.length = 0;
-    if (this.socket.writable) this.socket.write(renderReject(r));
+    if (this.socket.writable) this.socket.write(renderReject(r), "utf8");
     this.endReason ??= r.status === 403 ? "denied" : r.status >= 502 ? "connect-failed" : "error";
     this.lingeringClose();
   }
@@ -179,11 +170,9 @@ export class ClientConnection {
     if (this.closing && this.socket.writableEnded) return;
     this.closing = true;
     this.stopped = true;
-    this.socket.removeListener("data", onData);
-    this.socket.on("data", discard);
     this.paused = 0;
-    this.socket.resume();
     this.socket.end();
+    this.socket.resume();
     setTimeout(destroySocket, LINGER_MS, this.socket).unref();
   }
 
@@ -199,46 +188,46 @@ export class ClientConnection {
   }
 
   /** CONNECT answered by a connected upstream: say so, then splice. */
-  connectTunnel(r: ConnectRequest, upstream: Socket): void {
-    if (this.closed) {
-      upstream.destroy();
+  connectTunnel(r: ConnectRequest, upstream: TcpHandle): void {
+    if (this.closed || this.socket.destroyed) {
+      upstream.close();
       return;
     }
     this.last = r;
     this.active = undefined;
     this.socket.write("HTTP/1.1 200 Connection established\r\n\r\n");
-    this.splice(upstream, r.head, undefined);
+    this.splice(new RawSocket(upstream, noHandlers, undefined), r.head, undefined);
   }
 
   /** An Upgrade answered with 101: the rest of both connections is a tunnel. */
   upgradeToTunnel(r: Exchange, u: UpstreamConn, rest: Buffer): void {
     this.last = r;
     this.active = undefined;
-    detachUpstream(u);
-    if (this.closed) {
-      u.socket.destroy();
+    const upstream = u.detach();
+    if (this.closed || this.socket.destroyed) {
+      upstream.destroy();
       return;
     }
-    this.splice(u.socket, r.head, rest);
+    this.splice(upstream, r.head, rest);
   }
 
-  private splice(upstream: Socket, fromClient: Buffer | undefined, toClient: Buffer | undefined) {
-    const s = this.socket;
-    s.removeListener("data", onData);
-    s.removeListener("drain", onDrain);
-    s.removeListener("end", onEnd);
+  private splice(
+    upstream: RawSocket,
+    fromClient: Buffer | undefined,
+    toClient: Buffer | undefined,
+  ) {
+    // Bytes that came right behind the heads (same read) go first; writes keep their order.
+    if (toClient !== undefined && toClient.length > 0) this.socket.write(toClient);
+    if (fromClient !== undefined && fromClient.length > 0) upstream.write(fromClient);
     this.paused = PAUSE_TUNNEL;
-    if (toClient !== undefined && toClient.length > 0) s.write(toClient);
-    this.tunnel = startTunnel(
-      s,
+    this.tunnel = startRawTunnel(
+      this.socket,
       upstream,
-      {
-        idleTimeoutMs: this.ctx.options.idleTimeoutMs,
-        keepAliveMs: TUNNEL_KEEPALIVE_MS,
-        head: fromClient,
-      },
+      { keepAliveMs: TUNNEL_KEEPALIVE_MS },
+      this.ctx.clock,
       (result) => {
         this.endReason ??= result.end;
+        this.closed = true;
         this.finalClose();
       },
     );
@@ -246,8 +235,13 @@ export class ClientConnection {
 
   /** The sweeper's look at this connection's clocks. */
   checkTimers(now: number): void {
-    if (this.closed || this.tunnel !== undefined || this.closing) return;
     const o = this.ctx.options;
+    const t = this.tunnel;
+    if (t !== undefined) {
+      if (now - t.lastActivity > o.idleTimeoutMs) t.close("idle-timeout");
+      return;
+    }
+    if (this.closed || this.closing) return;
     if (this.headSince > 0 && now - this.headSince > o.headerTimeoutMs) {
       this.active?.abort();
       this.active = undefined;
@@ -266,6 +260,8 @@ export class ClientConnection {
       }
       return;
     }
+    this.active?.checkUpstream(now);
+    if (this.closed || this.closing) return;
     if (this.parsing !== undefined && now - this.lastActivity > o.idleTimeoutMs) {
       // The client stopped sending its request body.
       const r = this.parsing;
@@ -273,10 +269,7 @@ export class ClientConnection {
       if (r.responseStarted) return this.abort("idle-timeout");
       r.abort();
       this.active = undefined;
-      this.rejectAndClose({
-        status: 408,
-        message: `Cannot read the request body: nothing received for ${seconds(o.idleTimeoutMs)}`,
-      });
+      this.rejectAndClose(bodyStalledReject(o.idleTimeoutMs));
     }
   }
 
@@ -299,8 +292,6 @@ export class ClientConnection {
       // answer finish, then give this one its 400.
       this.deferredReject = reject;
       this.stopped = true;
-      this.socket.removeListener("data", onData);
-      this.socket.on("data", discard);
       return;
     }
     if (r !== undefined && r.responseStarted) {
@@ -314,6 +305,7 @@ export class ClientConnection {
 
   finalClose(): void {
     if (!this.ctx.connections.delete(this)) return;
+    this.ctx.connectionCount.closed();
     if (channels.connectionClose.hasSubscribers) {
       const r = this.last ?? this.active;
       publishConnectionClose({
@@ -330,169 +322,4 @@ export class ClientConnection {
       });
     }
   }
-}
-
-const requestCallbacks = {
-  onHeaders(this: Parser, headers: RawHeaders, url: string): void {
-    const c = this.owner as ClientConnection | undefined;
-    if (c === undefined) return;
-    for (const h of headers) c.acc.push(h);
-    c.urlAcc += url;
-  },
-  onHeadersComplete(
-    this: Parser,
-    _major: number,
-    minor: number,
-    headers: RawHeaders | undefined,
-    method: number | undefined,
-    url: string | undefined,
-    _status: number | undefined,
-    _message: string | undefined,
-    upgrade: boolean,
-    keepAlive: boolean,
-  ): number {
-    const c = this.owner as ClientConnection | undefined;
-    if (c === undefined) return 1;
-    const h = headers ?? c.acc;
-    const u = url ?? c.urlAcc;
-    c.acc = [];
-    c.urlAcc = "";
-    c.headSince = 0;
-    const m = methods[method ?? -1] ?? "";
-    if (m === "CONNECT") {
-      c.stopped = true;
-      c.enqueue(new ConnectRequest(c, u));
-      return 0;
-    }
-    const kind: ExchangeKind = upgrade ? "upgrade" : "forward";
-    if (upgrade) c.stopped = true;
-    c.enqueue(new Exchange(c, m, u, h, minor, keepAlive, kind));
-    if (!upgrade && !c.closing) {
-      const length = rawBodyLength(h);
-      if (length > 0) {
-        c.rawRemaining = length;
-        c.skipComplete = true;
-        return 2;
-      }
-    }
-    return 0;
-  },
-  onBody(this: Parser, chunk: Buffer): void {
-    const c = this.owner as ClientConnection | undefined;
-    c?.parsing?.onRequestBody(chunk);
-  },
-  onMessageComplete(this: Parser): void {
-    const c = this.owner as ClientConnection | undefined;
-    if (c === undefined) return;
-    if (c.skipComplete) {
-      c.skipComplete = false;
-      return;
-    }
-    const r = c.parsing;
-    c.parsing = undefined;
-    r?.onRequestComplete();
-  },
-};
-
-function connOf(s: ClientSocket): ClientConnection {
-  return s[kConn] as ClientConnection;
-}
-
-function onData(this: ClientSocket, chunk: Buffer): void {
-  const c = connOf(this);
-  c.lastActivity = c.ctx.clock;
-  let rest = chunk;
-  for (;;) {
-    if (c.rawRemaining > 0) {
-      const n = Math.min(c.rawRemaining, rest.length);
-      c.rawRemaining -= n;
-      const req = c.parsing;
-      req?.onRequestBody(n === rest.length ? rest : rest.subarray(0, n));
-      if (c.rawRemaining === 0) {
-        resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
-        c.parsing = undefined;
-        req?.onRequestComplete();
-      }
-      if (n === rest.length || c.closed || c.closing) return;
-      rest = rest.subarray(n);
-    }
-    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock || 1;
-    const r = c.parser.execute(rest);
-    if (c.closed || c.closing) return;
-    if (isParseError(r)) {
-      c.onParseError(r);
-      return;
-    }
-    if (c.stopped) return stopParsing(c, rest, r);
-    if (c.rawRemaining === 0 || r >= rest.length) return;
-    rest = rest.subarray(r);
-  }
-}
-
-/** CONNECT or Upgrade: what follows the head belongs to the tunnel, not to the parser. */
-function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
-  c.socket.removeListener("data", onData);
-  c.pauseFor(PAUSE_TUNNEL);
-  const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
-  c.parsing = undefined;
-  c.headSince = 0;
-  if (req !== undefined && r < chunk.length) req.head = chunk.subarray(r);
-}
-
-function onDrain(this: ClientSocket): void {
-  connOf(this).active?.onClientDrain();
-}
-
-function onEnd(this: ClientSocket): void {
-  const c = connOf(this);
-  if (c.closing) {
-    c.socket.destroy();
-    return;
-  }
-  // A client may half-close after its request and still read the answer. A request cut
-  // short (head or body incomplete) can never complete: say so and close.
-  const r = c.parser.finish();
-  if (c.closed || c.closing) return;
-  if (isParseError(r) || c.parsing !== undefined || c.headSince > 0) {
-    c.parsing?.abort();
-    if (c.active?.responseStarted) return c.abort("client-reset");
-    c.active = undefined;
-    c.parsing = undefined;
-    c.rejectAndClose({
-      status: 400,
-      message:
-        "Cannot read the request: the client closed its side before the request was complete",
-    });
-    return;
-  }
-  if (c.active === undefined) {
-    c.endReason ??= "done";
-    c.socket.destroy();
-  } else {
-    c.closing = true;
-  }
-}
-
-function onError(this: ClientSocket, err: NodeJS.ErrnoException): void {
-  const c = connOf(this);
-  if (c.tunnel !== undefined) return; // the tunnel handles its own sockets
-  c.endReason ??= err.code === "ECONNRESET" || err.code === "EPIPE" ? "client-reset" : "error";
-}
-
-function onClose(this: ClientSocket): void {
-  const c = connOf(this);
-  c.closed = true;
-  releaseParser(c.parser);
-  if (c.tunnel !== undefined) return; // finalClose runs when both tunnel sides are closed
-  c.active?.abort();
-  for (const q of c.queue) q.abort();
-  c.queue.length = 0;
-  if (c.active !== undefined && !c.endReason) c.endReason = "client-reset";
-  c.finalClose();
-}
-
-function discard(): void {}
-
-function destroySocket(s: Socket): void {
-  if (!s.destroyed) s.destroy();
 }

@@ -1,13 +1,13 @@
 // CONNECT host:port: decide, resolve, dial a checked address, answer 200, then splice the
 // two sockets with net/tunnel (half-close, resets, idle timeout, byte counts). Any failure
 // before the 200 gets a complete answer (403/400/502/504) instead.
-import type { Socket } from "node:net";
-import { dial, DialError } from "../net/dial.ts";
-import { channels, publishRequest, publishUpstreamError } from "../observe/events.ts";
+import type { Dialed } from "../net/dial.ts";
+import { channels, publishRequest } from "../observe/events.ts";
 import { hostForAuthority } from "../policy/canonical-host.ts";
 import type { ClientConnection } from "./client-connection.ts";
-import type { ProxyRequest } from "./exchange.ts";
-import { connectReject, type Reject } from "./reject.ts";
+import { dialUpstream } from "./dial-upstream.ts";
+import type { ProxyRequest } from "./proxy-request.ts";
+import type { Reject } from "./reject.ts";
 import { parseConnectTarget } from "./request-target.ts";
 import { route, type RouteOutcome } from "./route.ts";
 
@@ -50,35 +50,22 @@ export class ConnectRequest implements ProxyRequest {
     if (this.done) return;
     this.ruleLine = o.decision?.rule?.line;
     if (!o.ok) return this.reject(o.reject);
-    const o2 = this.conn.ctx.options;
-    const addresses = o.addresses;
-    dial({ addresses, port: this.port, timeoutMs: o2.connectTimeoutMs, mode: "http-proxy" }).then(
-      (socket) => this.connected(socket),
-      (err: unknown) => {
-        if (this.done) return;
-        const e = err instanceof DialError ? err : new DialError("other", String(err), "");
-        publishUpstreamError({
-          mode: "http-proxy",
-          destination: this.destination,
-          address: addresses[0],
-          kind: e.failure,
-          message: e.code,
-        });
-        this.reject(connectReject(`"${this.destination}"`, e.failure, e.code, o2.connectTimeoutMs));
-      },
+    dialUpstream(
+      this.conn.ctx,
+      this.destination,
+      o.addresses,
+      this.port,
+      () => this.done,
+      (r) => ("status" in r ? this.reject(r) : this.connected(r)),
     );
   }
 
-  private connected(socket: Socket): void {
-    if (this.done) {
-      socket.destroy();
-      return;
-    }
+  private connected(d: Dialed): void {
     this.done = true;
     this.responseStarted = true;
-    this.address = socket.remoteAddress;
+    this.address = d.address;
     this.publish(200);
-    this.conn.connectTunnel(this, socket);
+    this.conn.connectTunnel(this, d.handle);
   }
 
   private reject(r: Reject): void {
@@ -107,6 +94,7 @@ export class ConnectRequest implements ProxyRequest {
   }
   onRequestComplete(): void {}
   onClientDrain(): void {}
+  checkUpstream(): void {}
   abort(): void {
     this.done = true;
   }

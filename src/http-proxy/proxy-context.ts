@@ -1,10 +1,12 @@
 // What every connection of one proxy instance shares: its options, the current policy
 // snapshot with its hit counters, the upstream pool, the live connections and a coarse clock.
+import type { Clock } from "../net/raw-splice.ts";
 import type { Resolver } from "../net/resolver.ts";
 import type { HttpRule } from "../config/types.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import type { ClientConnection } from "./client-connection.ts";
-import type { UpstreamPool } from "./upstream.ts";
+import type { ConnectionCount } from "./connection-count.ts";
+import type { UpstreamPool } from "./upstream-pool.ts";
 
 export interface HttpProxyOptions {
   readonly policy: HttpPolicy;
@@ -21,8 +23,10 @@ export interface HttpProxyOptions {
   readonly keepAliveTimeoutMs: number;
   /** no byte moving during a request, a response or a tunnel: 408/504 or close */
   readonly idleTimeoutMs: number;
-  /** client connections open at once (this process); more get 503 */
+  /** client connections open at once (counted by `connectionCount`); more get 503 */
   readonly maxConnections: number;
+  /** where open connections are counted: shared by all threads of the proxy; default this one's */
+  readonly connectionCount?: ConnectionCount;
   /** request line and headers together, bytes; more gets 431 */
   readonly maxHeaderBytes: number;
   /** the pseudonym in our Via header; a request already carrying it is a loop (508) */
@@ -45,8 +49,9 @@ export interface ProxyContext {
   policy: PolicyState;
   readonly pool: UpstreamPool;
   readonly connections: Set<ClientConnection>;
-  /** milliseconds, refreshed by the sweeper each second: cheap timestamps for timeouts */
-  clock: number;
+  readonly connectionCount: ConnectionCount;
+  /** `now` in milliseconds, refreshed by the sweeper: cheap timestamps for timeouts */
+  readonly clock: Clock;
   draining: boolean;
   /** counters for status(): totals since start */
   readonly totals: {

@@ -1,9 +1,13 @@
-// createHttpProxy: one listening socket and everything behind it, in this process. The
-// multi-process service (one of these per core, SO_REUSEPORT) is built on top of it.
-import net from "node:net";
+// createHttpProxy: one listening socket and everything behind it, on this thread. The
+// service with one worker thread per core (SO_REUSEPORT) is built on top of it. Sockets are
+// Node's TCP handles driven directly (net/raw-socket.ts), not net.Socket.
+import { isIP } from "node:net";
 import type { AddressInfo } from "node:net";
+import { listenHandle, errorName, type TcpHandle } from "../net/raw-tcp.ts";
+import { RawSocket, type SocketHandlers } from "../net/raw-socket.ts";
 import type { HttpPolicy } from "../policy/http-policy.ts";
 import { ClientConnection } from "./client-connection.ts";
+import { localConnectionCount } from "./connection-count.ts";
 import {
   newPolicyState,
   type HttpProxyOptions,
@@ -11,12 +15,12 @@ import {
   type ProxyContext,
 } from "./proxy-context.ts";
 import { renderReject } from "./reject.ts";
-import { UpstreamPool } from "./upstream.ts";
+import { UpstreamPool } from "./upstream-pool.ts";
 
 export interface ListenOptions {
   readonly host: string;
   readonly port: number;
-  /** share the port with other processes (the kernel spreads connections across them) */
+  /** share the port with other threads or processes (the kernel spreads connections) */
   readonly reusePort: boolean;
 }
 
@@ -51,6 +55,16 @@ function sweepInterval(o: HttpProxyOptions): number {
   return Math.min(1_000, Math.max(50, Math.floor(shortest / 4)));
 }
 
+/** A listen failure as node's net module reports it (`code` is what callers look at). */
+function listenError(code: number, host: string, port: number): NodeJS.ErrnoException {
+  const name = errorName(code);
+  const err: NodeJS.ErrnoException = new Error(`listen ${name}: ${host}:${port}`);
+  err.code = name;
+  err.errno = code;
+  err.syscall = "listen";
+  return err;
+}
+
 export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
   let generation = 1;
   const ctx: ProxyContext = {
@@ -58,31 +72,34 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     policy: newPolicyState(options.policy, generation),
     pool: new UpstreamPool(),
     connections: new Set(),
-    clock: Date.now(),
+    connectionCount: options.connectionCount ?? localConnectionCount(),
+    clock: { now: Date.now() },
     draining: false,
     totals: { requests: 0, tunnels: 0, denied: 0, audited: 0, rejected: 0 },
   };
   /** over-limit connections being told so; they are not counted as connections */
-  const refused = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
-  server.on("connection", (socket: net.Socket) => {
+  const refused = new Set<RawSocket>();
+  let server: TcpHandle | undefined;
+
+  const onConnection = (status: number, handle: TcpHandle | undefined) => {
+    // Accept errors (EMFILE…) must not stop the listener; it keeps serving.
+    if (status !== 0 || handle === undefined) return;
     if (ctx.draining) {
-      socket.destroy();
+      handle.close();
       return;
     }
-    if (ctx.connections.size >= options.maxConnections) {
-      refuseOverLimit(socket, options.maxConnections, refused);
+    if (!ctx.connectionCount.tryOpen(options.maxConnections)) {
+      refuseOverLimit(handle, options.maxConnections, refused);
       return;
     }
-    new ClientConnection(socket, ctx);
-  });
-  // Accept errors (EMFILE…) must not kill the process; the listener keeps serving.
-  server.on("error", () => {});
+    new ClientConnection(handle, ctx);
+  };
 
   const sweeper = setInterval(() => {
     const now = Date.now();
-    ctx.clock = now;
+    ctx.clock.now = now;
     for (const c of ctx.connections) c.checkTimers(now);
+    ctx.pool.sweep(now);
   }, sweepInterval(options));
   sweeper.unref();
 
@@ -90,13 +107,23 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
 
   return {
     listen(l) {
-      return new Promise((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        server.once("error", onError);
-        server.listen({ host: l.host, port: l.port, reusePort: l.reusePort, backlog: 4096 }, () => {
-          server.removeListener("error", onError);
-          resolve(server.address() as AddressInfo);
-        });
+      const family = isIP(l.host) === 6 ? 6 : 4;
+      const h = listenHandle(l.host, l.port, family, {
+        reusePort: l.reusePort,
+        ipv6Only: false,
+        backlog: 4096,
+      });
+      if (typeof h === "number") return Promise.reject(listenError(h, l.host, l.port));
+      // Accepted sockets inherit no-delay from the listening one (Linux): no call per connection.
+      h.setNoDelay(true);
+      h.onconnection = onConnection;
+      server = h;
+      const out: { address?: string; port?: number; family?: string } = {};
+      h.getsockname(out);
+      return Promise.resolve({
+        address: out.address ?? l.host,
+        port: out.port ?? l.port,
+        family: out.family ?? (family === 6 ? "IPv6" : "IPv4"),
       });
     },
     setPolicy(policy) {
@@ -130,40 +157,54 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
   };
 }
 
-function refuseOverLimit(socket: net.Socket, max: number, refused: Set<net.Socket>): void {
-  refused.add(socket);
-  socket.on("close", () => refused.delete(socket));
-  socket.on("error", () => {});
-  socket.end(
+const refusedHandlers: SocketHandlers = {
+  data() {},
+  end() {
+    this.destroy();
+  },
+  drain() {},
+  error() {},
+  close() {
+    (this.owner as Set<RawSocket>).delete(this);
+  },
+};
+
+function refuseOverLimit(handle: TcpHandle, max: number, refused: Set<RawSocket>): void {
+  const s = new RawSocket(handle, refusedHandlers, refused);
+  refused.add(s);
+  s.write(
     renderReject({
       status: 503,
       message: `Cannot accept the connection: ${max} connections are open (EGRESS_HTTP_PROXY_MAX_CONNECTIONS); retry later`,
     }),
+    "utf8",
   );
-  setTimeout(() => socket.destroy(), 2_000).unref();
+  s.end();
+  s.resume(); // read (and drop) until the client closes
+  setTimeout(() => s.destroy(), 2_000).unref();
 }
 
 async function drain(
   ctx: ProxyContext,
-  server: net.Server,
+  server: TcpHandle | undefined,
   sweeper: NodeJS.Timeout,
   drainMs: number,
 ): Promise<void> {
   ctx.draining = true;
-  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server?.close();
   for (const c of ctx.connections) c.drain();
   ctx.pool.closeAll();
   const deadline = Date.now() + drainMs;
   while (ctx.connections.size > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    ctx.clock.now = Date.now();
   }
   for (const c of ctx.connections) c.abort("drain");
-  // Sockets close asynchronously; give them a moment so their close events are published.
+  // Handles close asynchronously; give them a moment so their close events are published.
   const until = Date.now() + 1_000;
   while (ctx.connections.size > 0 && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 10));
   }
   clearInterval(sweeper);
   ctx.pool.closeAll();
-  await Promise.race([stopped, new Promise((r) => setTimeout(r, 100))]);
 }

@@ -107,6 +107,30 @@ export function connectReject(
   }
 }
 
+/** The upstream closed without answering, or answered malformed HTTP (an HPE_* code). */
+export function noAnswerReject(destination: string, code: string, detail: string): Reject {
+  const why = code.startsWith("HPE_")
+    ? `the upstream sent a malformed response: ${detail} (${code})`
+    : `the upstream closed the connection before answering (${code})`;
+  return { status: 502, message: `Cannot get an answer from ${destination}: ${why}` };
+}
+
+/** Connected, request sent, nothing back within the idle time. */
+export function silentUpstreamReject(destination: string, ms: number): Reject {
+  return {
+    status: 504,
+    message: `Cannot get an answer from ${destination}: nothing received for ${seconds(ms)}`,
+  };
+}
+
+/** The client stopped sending its request body. */
+export function bodyStalledReject(ms: number): Reject {
+  return {
+    status: 408,
+    message: `Cannot read the request body: nothing received for ${seconds(ms)}`,
+  };
+}
+
 export function seconds(ms: number): string {
   const s = ms / 1000;
   return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;

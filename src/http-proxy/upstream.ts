@@ -1,12 +1,14 @@
-// Upstream connections and their pool. One connection carries one exchange at a time; when
-// the response is complete and both sides agree to keep the connection, it goes back to the
-// pool under its key (policy generation | canonical host | port), so it is only ever reused
-// for the same host under the same policy that allowed the address it is connected to.
+// An upstream connection: one socket with its response parser, carrying one exchange at a
+// time. When the response is complete and both sides agree to keep the connection, it goes
+// back to its pool (upstream-pool.ts).
 //
-// Per-connection state hangs on the socket under a symbol and the handlers are module-level
-// functions (no closures per connection), as in net/tunnel.ts.
-import type { Socket } from "node:net";
-import { hasReusableReads, setReadHolder, setReadSink } from "../net/reusable-reads.ts";
+// The handlers are module-level functions that find the connection through the socket (no
+// closures per connection). Idle time is checked by the proxy's sweeper: the exchange using
+// the connection (Exchange.checkUpstream) or the pool (UpstreamPool.sweep).
+import { RawSocket, type SocketHandlers } from "../net/raw-socket.ts";
+import type { Clock } from "../net/raw-splice.ts";
+import type { TcpHandle } from "../net/raw-tcp.ts";
+import type { UpstreamPool } from "./upstream-pool.ts";
 import {
   RESPONSE,
   createParser,
@@ -18,11 +20,6 @@ import {
   type RawHeaders,
 } from "./llhttp.ts";
 
-/** An idle pooled connection is closed after this long: below the 5 s keep-alive timeout of
- * node, Apache and many others, so we rarely pick a connection the server is closing. */
-export const POOL_IDLE_MS = 4_000;
-/** idle connections kept per destination */
-export const POOL_MAX_IDLE_PER_KEY = 256;
 /** response head limit: generous, the upstream is not the adversary the client may be */
 export const UPSTREAM_MAX_HEADER_BYTES = 64 * 1024;
 
@@ -41,22 +38,20 @@ export interface UpstreamUser {
   onResponseComplete(trailers: RawHeaders | undefined): void;
   /** the connection failed, closed or sent something unparsable; `code` names it */
   onUpstreamFailure(code: string, detail: string): void;
-  onUpstreamTimeout(): void;
   onUpstreamDrain(): void;
   /** after a 101: the bytes that followed the response head in the same read */
   onUpgraded(rest: Buffer): void;
 }
 
-const kUpstream = Symbol("upstream");
-type UpstreamSocket = Socket & { [kUpstream]?: UpstreamConn };
-
 export class UpstreamConn {
-  readonly socket: UpstreamSocket;
+  readonly socket: RawSocket;
   readonly parser: Parser;
   readonly key: string;
   /** the address connected to (one of the checked ones) */
   readonly address: string;
   user: UpstreamUser | undefined = undefined;
+  /** the client socket the response goes to (its writes are batched per read) */
+  client: RawSocket | undefined = undefined;
   /** exchanges completed on this connection */
   served = 0;
   /** a final response head was seen; further header callbacks are trailers */
@@ -72,38 +67,35 @@ export class UpstreamConn {
   skipComplete = false;
   pooled = false;
   pool: UpstreamPool | undefined = undefined;
+  /** the proxy's coarse clock */
+  readonly clock: Clock;
+  /** the clock at the last byte read or written */
+  lastActivity: number;
 
-  constructor(socket: Socket, key: string) {
-    this.socket = socket;
+  constructor(handle: TcpHandle, address: string, key: string, clock: Clock) {
+    this.socket = new RawSocket(handle, upstreamHandlers, this);
+    // Responses are read into a buffer of the connection's own, reused while no write to
+    // the client still holds its bytes (bulk bodies cost no allocation per read).
+    this.socket.ownReadBuffer();
     this.key = key;
-    this.address = socket.remoteAddress ?? "";
+    this.address = address;
+    this.clock = clock;
+    this.lastActivity = clock.now;
     this.parser = createParser(RESPONSE, UPSTREAM_MAX_HEADER_BYTES, callbacks, this);
-    this.socket[kUpstream] = this;
-    if (hasReusableReads(socket)) setReadSink(socket, onData, undefined);
-    else socket.on("data", onData);
-    socket.on("end", onEnd);
-    socket.on("error", onError);
-    socket.on("close", onClose);
-    socket.on("timeout", onTimeout);
-    socket.on("drain", onDrain);
   }
 
-  /**
-   * Hands the connection to an exchange; `idleMs` bounds silence while it is in use. Its
-   * response bytes go to `client` (so a read buffer is not reused while queued there).
-   */
-  attach(user: UpstreamUser, idleMs: number, client: Socket): void {
+  /** Hands the connection to an exchange whose answer goes to `client`. */
+  attach(user: UpstreamUser, client: RawSocket): void {
     this.user = user;
-    setReadHolder(this.socket, client);
-    this.socket.setTimeout(idleMs);
-    if (this.socket.isPaused()) this.socket.resume();
+    this.client = client;
+    this.lastActivity = this.clock.now;
+    this.socket.resume();
   }
 
   /** The exchange is done with it: back to the pool when reusable, else closed. */
   release(reusable: boolean): void {
-    // The holder stays: the last chunk may still be queued on that client socket, and the
-    // next read buffer is chosen right after this call returns.
     this.user = undefined;
+    this.client = undefined;
     this.served++;
     if (reusable && !this.ending && !this.socket.destroyed && this.pool !== undefined) {
       this.pool.put(this);
@@ -114,12 +106,20 @@ export class UpstreamConn {
 
   destroy(): void {
     this.user = undefined;
-    if (!this.socket.destroyed) this.socket.destroy();
+    this.socket.destroy();
+  }
+
+  /** After a 101: the socket goes to a tunnel; this object is done with it. */
+  detach(): RawSocket {
+    this.user = undefined;
+    this.client = undefined;
+    releaseParser(this.parser);
+    return this.socket;
   }
 }
 
-function stateOf(s: UpstreamSocket): UpstreamConn {
-  return s[kUpstream] as UpstreamConn;
+function stateOf(s: RawSocket): UpstreamConn {
+  return s.owner as UpstreamConn;
 }
 
 const callbacks = {
@@ -183,14 +183,23 @@ const callbacks = {
   },
 };
 
-function onData(this: UpstreamSocket, chunk: Buffer): void {
+function onData(this: RawSocket, chunk: Buffer): void {
   const u = stateOf(this);
+  const client = u.client;
+  read(u, this, chunk);
+  // Whatever the read produced for the client (a head and the first body bytes) leaves in
+  // one system call.
+  client?.uncork();
+}
+
+function read(u: UpstreamConn, socket: RawSocket, chunk: Buffer): void {
   if (u.user === undefined) {
     // Bytes from an idle connection: the server broke the protocol; do not reuse it.
     u.pool?.remove(u);
     u.destroy();
     return;
   }
+  u.lastActivity = u.clock.now;
   let rest = chunk;
   for (;;) {
     if (u.rawRemaining > 0) {
@@ -220,7 +229,7 @@ function onData(this: UpstreamSocket, chunk: Buffer): void {
       return;
     }
     if (u.upgraded) {
-      this.removeListener("data", onData);
+      socket.pause();
       u.user?.onUpgraded(rest.subarray(r));
       return;
     }
@@ -229,7 +238,7 @@ function onData(this: UpstreamSocket, chunk: Buffer): void {
   }
 }
 
-function onEnd(this: UpstreamSocket): void {
+function onEnd(this: RawSocket): void {
   const u = stateOf(this);
   u.ending = true;
   if (u.user === undefined) {
@@ -239,7 +248,9 @@ function onEnd(this: UpstreamSocket): void {
   }
   if (u.upgraded) return;
   // A close-delimited body ends here; anything else still open was cut short.
+  const client = u.client;
   const r = u.rawRemaining > 0 ? undefined : u.parser.finish();
+  client?.uncork();
   if (u.user === undefined) return;
   const user = u.user;
   u.destroy();
@@ -249,16 +260,16 @@ function onEnd(this: UpstreamSocket): void {
   );
 }
 
-function onError(this: UpstreamSocket, err: NodeJS.ErrnoException): void {
+function onError(this: RawSocket, code: string): void {
   const u = stateOf(this);
   u.ending = true;
   const user = u.user;
   u.pool?.remove(u);
   u.destroy();
-  if (!u.upgraded) user?.onUpstreamFailure(err.code ?? "EUNKNOWN", err.message);
+  if (!u.upgraded) user?.onUpstreamFailure(code, `${code} on the upstream connection`);
 }
 
-function onClose(this: UpstreamSocket): void {
+function onClose(this: RawSocket): void {
   const u = stateOf(this);
   u.pool?.remove(u);
   releaseParser(u.parser);
@@ -267,115 +278,14 @@ function onClose(this: UpstreamSocket): void {
   if (!u.upgraded) user?.onUpstreamFailure("ECONNCLOSED", "the upstream connection closed");
 }
 
-function onTimeout(this: UpstreamSocket): void {
-  const u = stateOf(this);
-  if (u.user === undefined) {
-    u.pool?.remove(u);
-    u.destroy();
-  } else if (!u.upgraded) {
-    u.user.onUpstreamTimeout();
-  }
-}
-
-function onDrain(this: UpstreamSocket): void {
+function onDrain(this: RawSocket): void {
   stateOf(this).user?.onUpstreamDrain();
 }
 
-/** Detaches the pool's handlers so another owner (a tunnel after 101) can take the socket. */
-export function detachUpstream(u: UpstreamConn): void {
-  const s = u.socket;
-  s.removeListener("data", onData);
-  s.removeListener("end", onEnd);
-  s.removeListener("error", onError);
-  s.removeListener("close", onClose);
-  s.removeListener("timeout", onTimeout);
-  s.removeListener("drain", onDrain);
-  s.setTimeout(0);
-  // A late error after the new owner is done must not crash the process.
-  s.on("error", ignore);
-  u.user = undefined;
-  releaseParser(u.parser);
-}
-
-function ignore(): void {}
-
-export class UpstreamPool {
-  private readonly idle = new Map<string, UpstreamConn[]>();
-  idleCount = 0;
-
-  /** An idle connection for `key`, most recently used first, or undefined. */
-  take(key: string): UpstreamConn | undefined {
-    const list = this.idle.get(key);
-    if (list === undefined) return undefined;
-    for (;;) {
-      const u = list.pop();
-      if (u === undefined) {
-        this.idle.delete(key);
-        return undefined;
-      }
-      this.idleCount--;
-      u.pooled = false;
-      if (!u.socket.destroyed && !u.ending) return u;
-      u.destroy();
-    }
-  }
-
-  /** A new connection joins the pool's bookkeeping (it is in use, not idle). */
-  adopt(u: UpstreamConn): void {
-    u.pool = this;
-  }
-
-  put(u: UpstreamConn): void {
-    let list = this.idle.get(u.key);
-    if (list === undefined) {
-      list = [];
-      this.idle.set(u.key, list);
-    }
-    if (list.length >= POOL_MAX_IDLE_PER_KEY) {
-      u.destroy();
-      return;
-    }
-    u.pooled = true;
-    u.socket.setTimeout(POOL_IDLE_MS);
-    list.push(u);
-    this.idleCount++;
-  }
-
-  remove(u: UpstreamConn): void {
-    if (!u.pooled) return;
-    u.pooled = false;
-    const list = this.idle.get(u.key);
-    if (list === undefined) return;
-    const i = list.indexOf(u);
-    if (i !== -1) {
-      list.splice(i, 1);
-      this.idleCount--;
-    }
-    if (list.length === 0) this.idle.delete(u.key);
-  }
-
-  /** Closes idle connections whose key is not of `generation` (after a policy swap). */
-  dropOtherGenerations(generation: number): void {
-    const prefix = `${generation}|`;
-    for (const [key, list] of this.idle) {
-      if (key.startsWith(prefix)) continue;
-      this.idle.delete(key);
-      for (const u of list) {
-        u.pooled = false;
-        this.idleCount--;
-        u.destroy();
-      }
-    }
-  }
-
-  closeAll(): void {
-    for (const [key, list] of this.idle) {
-      this.idle.delete(key);
-      for (const u of list) {
-        u.pooled = false;
-        this.idleCount--;
-        u.destroy();
-      }
-    }
-  }
-}
+const upstreamHandlers: SocketHandlers = {
+  data: onData,
+  end: onEnd,
+  drain: onDrain,
+  error: onError,
+  close: onClose,
+};

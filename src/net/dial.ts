@@ -1,11 +1,12 @@
 // Connects to exactly the addresses that were checked: never a name, so no second lookup
 // can slip a different address in between the check and the connect (DNS rebinding). With
-// several addresses node's own Happy Eyeballs (RFC 8305, `autoSelectFamily`) races them,
-// fed through a lookup function that answers with the checked list only.
-import net from "node:net";
-import type { LookupFunction } from "node:net";
+// several addresses the attempts are staggered, Happy Eyeballs style (RFC 8305).
 import { publishConnectLatency, type DataMode } from "../observe/events.ts";
-import { adoptReads, reusableReadOptions } from "./reusable-reads.ts";
+import type { TcpHandle } from "./raw-tcp.ts";
+import { TCP, connectHandle, connectRequest, errorName, tcpConstants } from "./raw-tcp.ts";
+
+/** With several addresses, the next attempt starts after this long (node's default too). */
+export const ATTEMPT_DELAY_MS = 250;
 
 export type DialFailure = "refused" | "unreachable" | "reset" | "timeout" | "other";
 
@@ -49,71 +50,78 @@ function classify(code: string): DialFailure {
   }
 }
 
-function fixedLookup(addresses: readonly string[]): LookupFunction {
-  const list = addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
-  return (_hostname, options, callback) => {
-    if (options.all) callback(null, list);
-    else {
-      const first = list[0] ?? { address: "", family: 4 };
-      callback(null, first.address, first.family);
-    }
-  };
+type Attempt = { handle: TcpHandle; address: string; settled: boolean };
+
+/** A connected handle and the address it is connected to. */
+export interface Dialed {
+  readonly handle: TcpHandle;
+  readonly address: string;
 }
 
 /**
- * A connected socket (allowHalfOpen, no Nagle) to one of `addresses`, or a DialError.
- * The socket has no error listener once returned: the caller must attach one at once.
- * It reads through net/reusable-reads (no "data" events): give it a sink with setReadSink.
+ * A connected TCP handle (no Nagle) to one of `addresses`, or a DialError. With several
+ * addresses the attempts are staggered (Happy Eyeballs, RFC 8305): the next one starts when
+ * the one before has failed or has not connected within ATTEMPT_DELAY_MS; the first to connect
+ * wins and the others are closed. The caller owns the handle (net/raw-socket.ts wraps it).
  */
-export function dial(options: DialOptions): Promise<net.Socket> {
+export function dial(options: DialOptions): Promise<Dialed> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const single = options.addresses.length === 1;
-    const onread = reusableReadOptions();
-    const socket = single
-      ? net.connect({
-          host: options.addresses[0] ?? "",
-          port: options.port,
-          allowHalfOpen: true,
-          noDelay: true,
-          onread,
-        })
-      : net.connect({
-          // The name is never resolved: `lookup` answers with the checked addresses.
-          host: "checked.invalid",
-          port: options.port,
-          allowHalfOpen: true,
-          noDelay: true,
-          onread,
-          lookup: fixedLookup(options.addresses),
-          autoSelectFamily: true,
-          autoSelectFamilyAttemptTimeout: 250,
-        });
-    adoptReads(socket, onread);
+    const attempts: Attempt[] = [];
+    let next = 0;
+    let done = false;
+    let first: DialError | undefined;
+    let staggered: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => {
-      cleanup();
-      socket.destroy();
-      reject(new DialError("timeout", "ETIMEDOUT", "connect timeout"));
+      finish(undefined, new DialError("timeout", "ETIMEDOUT", "connect timeout"));
     }, options.timeoutMs);
-    const onError = (err: NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }) => {
-      cleanup();
-      socket.destroy();
-      // Happy Eyeballs reports every attempt; the first one names the primary address.
-      const inner = err.errors?.[0] ?? err;
-      const code = inner.code ?? err.code ?? "EUNKNOWN";
-      reject(new DialError(classify(code), code, inner.message));
-    };
-    const onConnect = () => {
-      cleanup();
-      publishConnectLatency({ mode: options.mode, seconds: (performance.now() - started) / 1000 });
-      resolve(socket);
-    };
-    function cleanup() {
+
+    function finish(winner: Attempt | undefined, err: DialError | undefined) {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      socket.removeListener("error", onError);
-      socket.removeListener("connect", onConnect);
+      clearTimeout(staggered);
+      for (const a of attempts) if (a !== winner && !a.settled) a.handle.close();
+      if (winner !== undefined) {
+        winner.handle.setNoDelay(true);
+        publishConnectLatency({
+          mode: options.mode,
+          seconds: (performance.now() - started) / 1000,
+        });
+        resolve({ handle: winner.handle, address: winner.address });
+      } else reject(err ?? first ?? new DialError("other", "EUNKNOWN", "connect failed"));
     }
-    socket.once("error", onError);
-    socket.once("connect", onConnect);
+
+    function failed(a: Attempt, code: string) {
+      a.settled = true;
+      a.handle.close();
+      first ??= new DialError(classify(code), code, `connect ${code}`);
+      if (attempts.every((x) => x.settled) && next >= options.addresses.length)
+        finish(undefined, undefined);
+      else if (attempts.every((x) => x.settled)) start();
+    }
+
+    function start() {
+      if (done || next >= options.addresses.length) return;
+      clearTimeout(staggered);
+      const address = options.addresses[next++] ?? "";
+      const family = address.includes(":") ? 6 : 4;
+      const a: Attempt = { handle: new TCP(tcpConstants.SOCKET), address, settled: false };
+      attempts.push(a);
+      const req = connectRequest((status) => {
+        if (done || a.settled) return;
+        if (status === 0) {
+          a.settled = true;
+          finish(a, undefined);
+        } else failed(a, errorName(status));
+      });
+      const err = connectHandle(a.handle, req, address, options.port, family);
+      if (err !== 0) {
+        failed(a, errorName(err));
+        return;
+      }
+      if (next < options.addresses.length) staggered = setTimeout(start, ATTEMPT_DELAY_MS);
+    }
+    start();
   });
 }

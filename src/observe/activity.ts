@@ -61,6 +61,8 @@ export interface ActivitySnapshot {
 
 export interface Activity {
   snapshot(): ActivitySnapshot;
+  /** changes whenever what snapshot() returns may have changed */
+  readonly version: number;
   close(): void;
 }
 
@@ -85,10 +87,12 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
   const names = new Map<string, NameEntry>();
   const key = (e: { mode: string; listener: string; client: string }) =>
     `${e.mode}\u0000${e.listener}\u0000${e.client}`;
+  let version = 0;
 
   const onDecision = (m: unknown) => {
     const e = m as DecisionEvent;
     if (e.action !== "deny" && !e.audit) return;
+    version++;
     pushBounded(
       denials,
       {
@@ -106,13 +110,15 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
   };
   const onOpen = (m: unknown) => {
     const e = m as ConnectionOpenEvent;
+    version++;
     open.set(key(e), { e, since: Date.now() });
   };
   const onClose = (m: unknown) => {
-    open.delete(key(m as ConnectionCloseEvent));
+    if (open.delete(key(m as ConnectionCloseEvent))) version++;
   };
   const onResolve = (m: unknown) => {
     const e = m as ResolveEvent;
+    version++;
     const prev = names.get(e.name);
     names.delete(e.name); // re-insert: most recent last
     names.set(e.name, {
@@ -131,6 +137,7 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
   const onReload = (m: unknown) => {
     const e = m as ReloadEvent;
     if (e.result === "unchanged") return;
+    version++;
     pushBounded(
       reloads,
       {
@@ -159,15 +166,17 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
         const k = `${e.mode}:${e.listener}`;
         byListener[k] = (byListener[k] ?? 0) + 1;
       }
-      const oldest = [...open.values()]
-        .sort((a, b) => a.since - b.since)
-        .slice(0, limits.listed)
-        .map(({ e, since }) => ({
+      // The map keeps the order connections opened in: the oldest come first.
+      const oldest: OpenConnection[] = [];
+      for (const { e, since } of open.values()) {
+        if (oldest.length >= limits.listed) break;
+        oldest.push({
           mode: e.mode,
           listener: e.listener,
           client: e.client,
           since: new Date(since).toISOString(),
-        }));
+        });
+      }
       return {
         denials: [...denials],
         openConnections: { total: open.size, byListener, oldest },
@@ -175,9 +184,60 @@ export function trackActivity(limits: ActivityLimits = defaults): Activity {
         reloads: [...reloads],
       };
     },
+    get version() {
+      return version;
+    },
     close() {
       for (const [ch, fn] of subs) ch.unsubscribe(fn);
       open.clear();
     },
+  };
+}
+
+/**
+ * Several threads' activity as one (a data path on threads of its own tracks its activity
+ * there): the latest entries of all, within the same bounds as one tracker's.
+ */
+export function mergeActivity(
+  snapshots: readonly ActivitySnapshot[],
+  limits: ActivityLimits = defaults,
+): ActivitySnapshot {
+  const [first] = snapshots;
+  if (snapshots.length === 1 && first !== undefined) return first;
+  const newestFirst = (a: { at: string }, b: { at: string }) =>
+    a.at < b.at ? 1 : a.at > b.at ? -1 : 0;
+  const byListener: Record<string, number> = {};
+  const names = new Map<string, NameEntry>();
+  let total = 0;
+  for (const s of snapshots) {
+    total += s.openConnections.total;
+    for (const [k, n] of Object.entries(s.openConnections.byListener))
+      byListener[k] = (byListener[k] ?? 0) + n;
+    for (const n of s.names) {
+      const seen = names.get(n.name);
+      if (seen === undefined || seen.at < n.at) names.set(n.name, n);
+    }
+  }
+  return {
+    denials: snapshots
+      .flatMap((s) => s.denials)
+      .sort(newestFirst)
+      .slice(0, limits.denials),
+    openConnections: {
+      total,
+      byListener,
+      oldest: snapshots
+        .flatMap((s) => s.openConnections.oldest)
+        .sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0))
+        .slice(0, limits.listed),
+    },
+    names: [...names.values()]
+      .sort(newestFirst)
+      .slice(0, limits.names)
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    reloads: snapshots
+      .flatMap((s) => s.reloads)
+      .sort(newestFirst)
+      .slice(0, limits.reloads),
   };
 }

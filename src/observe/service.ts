@@ -44,6 +44,11 @@ export interface Service<C> {
    * (see renderMetrics); absent when everything happens on the host's thread.
    */
   metricFamilies?(): Promise<MetricFamilies[]>;
+  /**
+   * The recent activity seen on the service's other threads (denials, open connections,
+   * names; bounded, at most a second old), to be merged with the host's own.
+   */
+  threadActivity?(): readonly ActivitySnapshot[];
 }
 
 /** What the host tells a service it creates: how to log, so other threads log alike. */

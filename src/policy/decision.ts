@@ -1,6 +1,6 @@
 // A decision is a value with a reason: logs, metrics, the 403 answer and `explain` all render
 // this one value. Reasons are a closed, kebab-case set (they go into log fields and metric
-// labels unchanged); docs/modes-http-proxy.md lists them.
+// labels unchanged); docs/modes.md (HTTP proxy mode) lists them.
 import type { HttpRule } from "../config/types.ts";
 
 export type DecisionReason =

@@ -22,6 +22,6 @@ export function httpProxyMode(s: HttpProxySettings): ModeDefinition<HttpPolicy> 
     mode: "http-proxy",
     rulesSetting: "EGRESS_HTTP_PROXY_DESTINATION",
     compile: (text) => compileHttpProxyRules(text, s),
-    create: (policy) => createHttpProxyService(s, policy),
+    create: (policy, host) => createHttpProxyService(s, policy, host),
   };
 }

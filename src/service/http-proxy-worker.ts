@@ -1,63 +1,58 @@
-// A worker process of the HTTP proxy: one proxy listening with SO_REUSEPORT on the shared
-// port. It takes its configuration from the primary over IPC, reports its counters each
-// second, and relays the data path's events in batches to the primary, where the logs,
-// metrics and status page subscribe. Signals are the primary's business: a Ctrl-C sent to
-// the whole process group must not cut this worker's connections before the drain.
-import diagnostics_channel from "node:diagnostics_channel";
+// A worker thread of the HTTP proxy: one proxy listening with SO_REUSEPORT on the shared
+// port. Diagnostics channels are per thread, so this thread observes its own data path: its
+// own logger writes the decision and connection lines (whole lines straight to stdout, see
+// observe/line-writer.ts), its own registry counts the metrics, its own tracker keeps the
+// recent activity. The main thread gets a report each second and the metrics when scraped.
+import { parentPort, workerData } from "node:worker_threads";
+import { sharedConnectionCount } from "../http-proxy/connection-count.ts";
 import { createHttpProxy, type HttpProxy } from "../http-proxy/proxy-server.ts";
 import { createResolver } from "../net/resolver.ts";
+import { trackActivity } from "../observe/activity.ts";
+import { observeThread } from "../observe/thread-observer.ts";
 import { compileHttpPolicy } from "../policy/http-policy.ts";
-import type { FromWorker, ToWorker, WorkerPolicy } from "./worker-protocol.ts";
+import type { FromWorker, ToWorker, WorkerData, WorkerPolicy } from "./worker-protocol.ts";
 
-const FLUSH_MS = 50;
-const MAX_BATCH = 1000;
+const REPORT_MS = 1_000;
+
+if (parentPort === null) throw new Error("http-proxy-worker.ts runs as a worker thread only");
+const port = parentPort;
+const data = workerData as WorkerData & { readonly index: number };
+const s = data.settings;
 
 function send(m: FromWorker): void {
-  if (process.connected) process.send?.(m);
+  port.postMessage(m);
 }
 
-function compile(p: WorkerPolicy) {
-  return compileHttpPolicy(p.rules, { connectPorts: p.connectPorts });
-}
+const observer = observeThread({ ...data.host, mode: "http-proxy" });
+const activity = trackActivity();
+
+const compile = (p: WorkerPolicy) => compileHttpPolicy(p.rules, { connectPorts: p.connectPorts });
 
 let proxy: HttpProxy | undefined;
 let generation = 0;
-/** name, message, name, message, … (flat: no pair allocated per event) */
-let batch: unknown[] = [];
-let flushTimer: NodeJS.Timeout | undefined;
-const subscribed = new Map<string, (m: unknown) => void>();
 
-function flush(): void {
-  flushTimer = undefined;
-  if (batch.length === 0) return;
-  const events = batch;
-  batch = [];
-  send({ type: "events", events });
-}
-
-function relay(names: readonly string[]): void {
-  for (const [name, fn] of subscribed) {
-    if (names.includes(name)) continue;
-    diagnostics_channel.unsubscribe(`egress-router:${name}`, fn);
-    subscribed.delete(name);
-  }
-  for (const name of names) {
-    if (subscribed.has(name)) continue;
-    const fn = (m: unknown) => {
-      batch.push(name, m);
-      if (batch.length >= 2 * MAX_BATCH) flush();
-      else flushTimer ??= setTimeout(flush, FLUSH_MS);
-    };
-    diagnostics_channel.subscribe(`egress-router:${name}`, fn);
-    subscribed.set(name, fn);
-  }
+let reportedActivity = -1;
+let reportedStats = "";
+/** The report; its activity and metrics only when they may have changed since the last one. */
+async function report(full = false) {
+  if (proxy === undefined) return undefined;
+  const stats = proxy.stats();
+  const fingerprint = `${stats.requests} ${stats.rejected} ${stats.activeConnections} ${stats.tunnelsOpened}`;
+  const activityChanged = full || activity.version !== reportedActivity;
+  const metricsChanged = full || fingerprint !== reportedStats;
+  reportedActivity = activity.version;
+  reportedStats = fingerprint;
+  return {
+    generation,
+    stats,
+    activity: activityChanged ? activity.snapshot() : undefined,
+    metrics: metricsChanged ? await observer.metricFamilies() : undefined,
+  };
 }
 
 async function onMessage(m: ToWorker): Promise<void> {
   switch (m.type) {
     case "start": {
-      const s = m.settings;
-      relay(m.relay);
       generation = m.policy.generation;
       proxy = createHttpProxy({
         policy: compile(m.policy),
@@ -72,9 +67,10 @@ async function onMessage(m: ToWorker): Promise<void> {
         headerTimeoutMs: s.headerTimeoutMs,
         keepAliveTimeoutMs: s.keepAliveTimeoutMs,
         idleTimeoutMs: s.idleTimeoutMs,
-        maxConnections: Math.max(1, Math.ceil(s.maxConnections / s.workers)),
+        maxConnections: s.maxConnections,
+        connectionCount: sharedConnectionCount(data.connections, data.index),
         maxHeaderBytes: s.maxHeaderBytes,
-        viaToken: m.viaToken,
+        viaToken: data.viaToken,
         listenerName: String(s.port),
       });
       try {
@@ -83,38 +79,33 @@ async function onMessage(m: ToWorker): Promise<void> {
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         send({ type: "listen-failed", code: e.code ?? "EUNKNOWN", message: e.message });
+        return;
       }
       setInterval(() => {
-        if (proxy) send({ type: "stats", generation, stats: proxy.stats() });
-      }, 1000).unref();
+        void report().then((r) => r && send({ type: "report", report: r }));
+      }, REPORT_MS).unref();
       return;
     }
     case "policy":
       proxy?.setPolicy(compile(m.policy));
       generation = m.policy.generation;
       send({ type: "applied", generation });
-      if (proxy) send({ type: "stats", generation, stats: proxy.stats() });
       return;
-    case "relay":
-      relay(m.relay);
+    case "metrics":
+      send({ type: "metrics", id: m.id, metrics: await observer.metricFamilies() });
       return;
-    case "stop":
+    case "stop": {
       await proxy?.close(m.drainMs);
-      flush();
-      if (proxy) send({ type: "stats", generation, stats: proxy.stats() });
-      send({ type: "stopped" });
-      process.disconnect();
-      return;
+      const last = await report(true);
+      observer.close(); // writes the lines still waiting
+      send({ type: "stopped", report: last });
+      process.exit(0);
+    }
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => {});
-process.on("message", (m: ToWorker) => {
+port.on("message", (m: ToWorker) => {
   onMessage(m).catch((err: unknown) => {
-    process.stderr.write(`egress-router http-proxy worker: ${String(err)}\n`);
+    process.stderr.write(`egress-router: http-proxy worker ${data.index}: ${String(err)}\n`);
   });
-});
-// The primary is gone (crashed or killed): nobody can drain us; stop now.
-process.on("disconnect", () => {
-  void proxy?.close(0);
 });

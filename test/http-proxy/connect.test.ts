@@ -136,6 +136,41 @@ describe("CONNECT: the tunnel", () => {
     assert.equal(r.text, "HTTP/1.1 200 Connection established\r\n\r\nfirst bytes: early-hello");
   });
 
+  it("bytes behind a CONNECT head stay intact while other clients' reads go on meanwhile", async (t) => {
+    const echoFirst = await startServer(t, (s) => {
+      s.once("data", (c: Buffer) => s.end(c));
+    });
+    const sink = await startServer(t, (s) => s.resume());
+    const { port } = await startProxy(t, LOOPBACK);
+    // Another client uploads a request body through the same proxy all along: its bytes are
+    // read into the same read buffer as the CONNECT heads.
+    const busy = net.connect({ port, host: "127.0.0.1" });
+    t.after(() => busy.destroy());
+    await once(busy, "connect");
+    busy.write(
+      `POST http://127.0.0.1:${sink.port}/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000\r\n\r\n`,
+    );
+    let streaming = true;
+    const junk = Buffer.alloc(64 * 1024, 0x5a);
+    const pump = (async () => {
+      while (streaming) {
+        if (!busy.write(junk)) await once(busy, "drain");
+        else await new Promise((r) => setImmediate(r));
+      }
+    })();
+    for (let i = 0; i < 30; i++) {
+      const early = `early-${i}-${"x".repeat(2000)}`;
+      const r = await rawExchange(
+        port,
+        `CONNECT 127.0.0.1:${echoFirst.port} HTTP/1.1\r\nHost: x\r\n\r\n${early}`,
+      );
+      assert.equal(r.text, `HTTP/1.1 200 Connection established\r\n\r\n${early}`);
+    }
+    streaming = false;
+    busy.destroy();
+    await pump.catch(() => undefined);
+  });
+
   it("IPv6: CONNECT [::1]:port to a server on ::1, through a proxy listening on ::1", async (t) => {
     const server = await startServer(t, (s) => s.end("v6 ok"), "::1");
     const { port } = await startProxy(t, "::1", { host: "::1" });

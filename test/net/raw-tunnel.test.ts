@@ -1,32 +1,43 @@
-// startTunnel over real loopback sockets: client → tunnel server → target server.
+// startRawTunnel over real loopback sockets: client → tunnel (a raw listening handle, raw
+// sockets both sides) → target server.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { once } from "node:events";
-import net from "node:net";
 import type { TestContext } from "node:test";
 import { describe, it } from "node:test";
-import type { Tunnel, TunnelOptions, TunnelResult } from "../src/net/tunnel.ts";
-import { startTunnel } from "../src/net/tunnel.ts";
-import { connectTo, echo, peer, sleep, startServer, waitFor } from "./helpers/tcp-peers.ts";
-import type { Peer } from "./helpers/tcp-peers.ts";
+import { dial } from "../../src/net/dial.ts";
+import { RawSocket, noHandlers } from "../../src/net/raw-socket.ts";
+import { listenHandle, type TcpHandle } from "../../src/net/raw-tcp.ts";
+import { startRawTunnel, type RawTunnel } from "../../src/net/raw-tunnel.ts";
+import type { TunnelResult } from "../../src/net/tunnel.ts";
+import { connectTo, echo, peer, sleep, startServer, waitFor } from "../helpers/tcp-peers.ts";
+import type { Peer } from "../helpers/tcp-peers.ts";
+import type net from "node:net";
+
+interface Options {
+  /** the fixture's sweeper closes a tunnel idle this long; 0: never */
+  readonly idleTimeoutMs: number;
+  readonly keepAliveMs: number;
+}
 
 interface Fixture {
   port: number;
   /** the tunnel of the n-th accepted connection, once it started */
-  tunnels: Tunnel[];
+  tunnels: RawTunnel[];
+  /** the client side socket of the n-th tunnel */
+  clients: RawSocket[];
   /** the result of the n-th tunnel */
   result(n?: number): Promise<TunnelResult>;
   /** the target's side of the n-th connection */
   target(n?: number): Promise<Peer>;
 }
 
-const defaults: TunnelOptions = { idleTimeoutMs: 0, keepAliveMs: 0 };
+const defaults: Options = { idleTimeoutMs: 0, keepAliveMs: 0 };
 
 async function fixture(
   t: TestContext,
   targetHandler: (s: net.Socket) => void,
-  options: TunnelOptions = defaults,
+  options: Options = defaults,
 ): Promise<Fixture> {
   const targets: Peer[] = [];
   const target = await startServer(t, (s) => {
@@ -34,21 +45,51 @@ async function fixture(
     targetHandler(s);
   });
   const results: Promise<TunnelResult>[] = [];
-  const tunnels: Tunnel[] = [];
-  const front = await startServer(t, (client) => {
-    client.pause();
-    const upstream = net.connect({ port: target.port, host: "127.0.0.1", allowHalfOpen: true });
-    results.push(
-      new Promise((resolve) => {
-        upstream.once("connect", () => {
-          tunnels.push(startTunnel(client, upstream, options, resolve));
-        });
-      }),
-    );
+  const tunnels: RawTunnel[] = [];
+  const clients: RawSocket[] = [];
+  const clock = { now: Date.now() };
+  const server = listenHandle("127.0.0.1", 0, 4, {
+    reusePort: false,
+    ipv6Only: false,
+    backlog: 64,
   });
+  assert.ok(typeof server !== "number");
+  server.onconnection = (status: number, handle: TcpHandle | undefined) => {
+    if (status !== 0 || handle === undefined) return;
+    const client = new RawSocket(handle, noHandlers, undefined);
+    clients.push(client);
+    results.push(
+      dial({
+        addresses: ["127.0.0.1"],
+        port: target.port,
+        timeoutMs: 2000,
+        mode: "dns-proxy",
+      }).then(
+        (d) =>
+          new Promise((resolve) => {
+            const upstream = new RawSocket(d.handle, noHandlers, undefined);
+            tunnels.push(startRawTunnel(client, upstream, options, clock, resolve));
+          }),
+      ),
+    );
+  };
+  const sweeper = setInterval(() => {
+    clock.now = Date.now();
+    if (options.idleTimeoutMs === 0) return;
+    for (const tn of tunnels)
+      if (clock.now - tn.lastActivity > options.idleTimeoutMs) tn.close("idle-timeout");
+  }, 25);
+  t.after(() => {
+    clearInterval(sweeper);
+    server.close();
+    for (const c of clients) c.destroy();
+  });
+  const out: { address?: string; port?: number } = {};
+  server.getsockname(out);
   return {
-    port: front.port,
+    port: out.port ?? 0,
     tunnels,
+    clients,
     async result(n = 0) {
       await waitFor(() => results[n] !== undefined, 5000, "tunnel start");
       return results[n] as Promise<TunnelResult>;
@@ -60,7 +101,7 @@ async function fixture(
   };
 }
 
-describe("startTunnel", () => {
+describe("startRawTunnel", () => {
   it("carries 4 MiB each way byte-exact and counts them", async (t) => {
     const f = await fixture(t, echo);
     const client = await connectTo(t, f.port);
@@ -154,7 +195,7 @@ describe("startTunnel", () => {
     const f = await fixture(t, echo);
     const client = await connectTo(t, f.port);
     client.socket.write("x");
-    await waitFor(() => f.tunnels.length === 1 && (f.tunnels[0]?.bytesToClient ?? 0) === 1);
+    await waitFor(() => f.tunnels.length === 1 && (f.clients[0]?.bytesWritten ?? 0) === 1);
     f.tunnels[0]?.close("drain");
     const target = await f.target();
     await Promise.all([client.received, target.received]);
@@ -174,40 +215,19 @@ describe("startTunnel", () => {
       offered += chunk.length;
     }
     await sleep(500);
-    const tunnel = f.tunnels[0];
-    assert.ok(tunnel, "tunnel started");
+    const read = f.clients[0]?.bytesRead ?? 0;
+    assert.ok(f.tunnels[0], "tunnel started");
     assert.ok(
-      tunnel.bytesFromClient < offered / 4,
-      `read ${tunnel.bytesFromClient} of ${offered} bytes while the target was not reading`,
+      read < offered / 4,
+      `read ${read} of ${offered} bytes while the target was not reading`,
     );
-  });
-
-  it("sends `head` upstream first and counts it", async (t) => {
-    const target = await startServer(t, echo);
-    const front = await startServer(t, (client) => {
-      const upstream = net.connect({ port: target.port, host: "127.0.0.1", allowHalfOpen: true });
-      upstream.once("connect", () => {
-        startTunnel(client, upstream, { ...defaults, head: Buffer.from("HEAD:") }, (r) => {
-          front.server.emit("result", r);
-        });
-      });
-    });
-    const client = await connectTo(t, front.port);
-    const [r] = (await Promise.all([
-      once(front.server, "result"),
-      (async () => {
-        client.socket.end("body");
-        assert.equal((await client.received).toString(), "HEAD:body");
-      })(),
-    ])) as [[TunnelResult], void];
-    assert.equal(r[0].bytesFromClient, 9);
   });
 
   it("turns TCP keep-alive on both sockets", async (t) => {
     const f = await fixture(t, echo, { idleTimeoutMs: 0, keepAliveMs: 45_000 });
     const client = await connectTo(t, f.port);
     client.socket.write("x");
-    await waitFor(() => (f.tunnels[0]?.bytesToClient ?? 0) === 1);
+    await waitFor(() => (f.clients[0]?.bytesWritten ?? 0) === 1);
     // ss shows a keepalive timer on both sockets the tunnel owns: the accepted one
     // (front port ↔ test client) and the upstream one (↔ target port).
     const target = await f.target();

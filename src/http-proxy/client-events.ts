@@ -1,0 +1,186 @@
+// The client socket's handlers and the request parser's callbacks, as module-level functions
+// that find their connection through the socket (no closures per connection).
+import type { RawSocket, SocketHandlers } from "../net/raw-socket.ts";
+import type { ClientConnection } from "./client-connection.ts";
+import { ConnectRequest } from "./connect.ts";
+import { Exchange } from "./exchange.ts";
+import {
+  REQUEST,
+  isParseError,
+  methods,
+  rawBodyLength,
+  resetParser,
+  releaseParser,
+  type Parser,
+  type RawHeaders,
+} from "./llhttp.ts";
+import { PAUSE_TUNNEL, type ExchangeKind } from "./proxy-request.ts";
+
+export const requestCallbacks = {
+  onHeaders(this: Parser, headers: RawHeaders, url: string): void {
+    const c = this.owner as ClientConnection | undefined;
+    if (c === undefined) return;
+    for (const h of headers) c.acc.push(h);
+    c.urlAcc += url;
+  },
+  onHeadersComplete(
+    this: Parser,
+    _major: number,
+    minor: number,
+    headers: RawHeaders | undefined,
+    method: number | undefined,
+    url: string | undefined,
+    _status: number | undefined,
+    _message: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    const c = this.owner as ClientConnection | undefined;
+    if (c === undefined) return 1;
+    const h = headers ?? c.acc;
+    const u = url ?? c.urlAcc;
+    c.acc = [];
+    c.urlAcc = "";
+    c.headSince = 0;
+    const m = methods[method ?? -1] ?? "";
+    if (m === "CONNECT") {
+      c.stopped = true;
+      c.enqueue(new ConnectRequest(c, u));
+      return 0;
+    }
+    const kind: ExchangeKind = upgrade ? "upgrade" : "forward";
+    if (upgrade) c.stopped = true;
+    c.enqueue(new Exchange(c, m, u, h, minor, keepAlive, kind));
+    if (!upgrade && !c.closing) {
+      const length = rawBodyLength(h);
+      if (length > 0) {
+        c.rawRemaining = length;
+        c.skipComplete = true;
+        return 2;
+      }
+    }
+    return 0;
+  },
+  onBody(this: Parser, chunk: Buffer): void {
+    const c = this.owner as ClientConnection | undefined;
+    c?.parsing?.onRequestBody(chunk);
+  },
+  onMessageComplete(this: Parser): void {
+    const c = this.owner as ClientConnection | undefined;
+    if (c === undefined) return;
+    if (c.skipComplete) {
+      c.skipComplete = false;
+      return;
+    }
+    const r = c.parsing;
+    c.parsing = undefined;
+    r?.onRequestComplete();
+  },
+};
+
+function connOf(s: RawSocket): ClientConnection {
+  return s.owner as ClientConnection;
+}
+
+function onData(this: RawSocket, chunk: Buffer): void {
+  const c = connOf(this);
+  c.lastActivity = c.ctx.clock.now;
+  // Closing, or past a CONNECT/Upgrade head or a broken pipelined one: the bytes are dropped.
+  if (c.stopped) return;
+  let rest = chunk;
+  for (;;) {
+    if (c.rawRemaining > 0) {
+      const n = Math.min(c.rawRemaining, rest.length);
+      c.rawRemaining -= n;
+      const req = c.parsing;
+      req?.onRequestBody(n === rest.length ? rest : rest.subarray(0, n));
+      if (c.rawRemaining === 0) {
+        resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
+        c.parsing = undefined;
+        req?.onRequestComplete();
+      }
+      if (n === rest.length || c.closed || c.closing) return;
+      rest = rest.subarray(n);
+    }
+    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock.now || 1;
+    const r = c.parser.execute(rest);
+    if (c.closed || c.closing) return;
+    if (isParseError(r)) {
+      c.onParseError(r);
+      return;
+    }
+    if (c.stopped) return stopParsing(c, rest, r);
+    if (c.rawRemaining === 0 || r >= rest.length) return;
+    rest = rest.subarray(r);
+  }
+}
+
+/** CONNECT or Upgrade: what follows the head belongs to the tunnel, not to the parser. */
+function stopParsing(c: ClientConnection, chunk: Buffer, r: number): void {
+  c.pauseFor(PAUSE_TUNNEL);
+  const req = c.parsing ?? c.queue[c.queue.length - 1] ?? c.active;
+  c.parsing = undefined;
+  c.headSince = 0;
+  // a copy: the chunk lies in the shared read buffer, which the next read reuses
+  if (req !== undefined && r < chunk.length) req.head = Buffer.from(chunk.subarray(r));
+}
+
+function onDrain(this: RawSocket): void {
+  connOf(this).active?.onClientDrain();
+}
+
+function onEnd(this: RawSocket): void {
+  const c = connOf(this);
+  // After our own FIN (lingering close): the socket closes itself once that FIN is out.
+  if (c.socket.writableEnded) return;
+  // A client may half-close after its request and still read the answer. A request cut
+  // short (head or body incomplete) can never complete: say so and close.
+  const r = c.parser.finish();
+  if (c.closed || c.closing) return;
+  if (isParseError(r) || c.parsing !== undefined || c.headSince > 0) {
+    c.parsing?.abort();
+    if (c.active?.responseStarted) return c.abort("client-reset");
+    c.active = undefined;
+    c.parsing = undefined;
+    c.rejectAndClose({
+      status: 400,
+      message:
+        "Cannot read the request: the client closed its side before the request was complete",
+    });
+    return;
+  }
+  if (c.active === undefined) {
+    c.endReason ??= "done";
+    c.socket.destroy();
+  } else {
+    c.closing = true;
+  }
+}
+
+function onError(this: RawSocket, code: string): void {
+  const c = connOf(this);
+  c.endReason ??= code === "ECONNRESET" || code === "EPIPE" ? "client-reset" : "error";
+}
+
+function onClose(this: RawSocket): void {
+  const c = connOf(this);
+  c.closed = true;
+  releaseParser(c.parser);
+  c.active?.abort();
+  for (const q of c.queue) q.abort();
+  c.queue.length = 0;
+  if (c.active !== undefined && !c.endReason) c.endReason = "client-reset";
+  c.finalClose();
+}
+
+export const clientHandlers: SocketHandlers = {
+  data: onData,
+  end: onEnd,
+  drain: onDrain,
+  error: onError,
+  close: onClose,
+};
+
+export function destroySocket(s: RawSocket): void {
+  if (!s.destroyed) s.destroy();
+}

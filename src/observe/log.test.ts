@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { pino } from "pino";
+import { createLogger, fields, isoTime, jsonLine, type LogMessage, type LogRecord } from "./log.ts";
+
+describe("log line parts", () => {
+  it("isoTime writes what pino's isoTime writes, to the millisecond", () => {
+    const stamps = [
+      0, 7, 999, 1000, 1_764_000_000_000, 1_764_000_000_009, 1_764_000_000_099, 1_764_000_059_999,
+      4_102_444_799_999,
+    ];
+    for (const t of [...stamps, Date.now()]) {
+      assert.equal(isoTime(t), `,"time":"${new Date(t).toISOString()}"`, String(t));
+    }
+    assert.equal(pino.stdTimeFunctions.isoTime().length, isoTime().length);
+  });
+
+  it("fields keeps known fields, drops undefined, redacts strings", () => {
+    assert.deepEqual(
+      fields({
+        client: "1.2.3.4:5",
+        destination: "http://u:p@example.com/?q=1",
+        address: undefined,
+        rule_line: 3,
+      }),
+      {
+        client: "1.2.3.4:5",
+        destination: "http://[redacted]@example.com/?[redacted]",
+        rule_line: 3,
+      },
+    );
+  });
+});
+
+describe("jsonLine", () => {
+  it("is the line pino writes, byte for byte (time aside)", () => {
+    let captured = "";
+    const logger = createLogger({
+      format: "json",
+      level: "debug",
+      dnsProxyDebug: false,
+      destination: { write: (l: string) => (captured += l) },
+    });
+    const records: [string, LogMessage, LogRecord][] = [
+      [
+        "info",
+        "connection decided",
+        {
+          event: "decision",
+          mode: "http-proxy",
+          client: "127.0.0.1:5",
+          destination: "a.example:443",
+          address: "203.0.113.5",
+          action: "allow",
+          reason: "host-matched",
+          rule_line: 2,
+          audit: false,
+        },
+      ],
+      [
+        "warn",
+        "connection decided",
+        {
+          event: "decision",
+          mode: "http-proxy",
+          client: "[2001:db8::1]:5",
+          destination: "x:1",
+          address: undefined,
+          action: "deny",
+          reason: "no-rule-matched",
+          rule_line: undefined,
+          audit: true,
+        },
+      ],
+      [
+        "info",
+        "connection closed",
+        {
+          event: "connection-close",
+          mode: "http-proxy",
+          listener: "8080",
+          client: "1.2.3.4:5",
+          bytes_from_client: 0,
+          bytes_to_client: 123456789,
+          duration_ms: 0,
+          end: "done",
+        },
+      ],
+      [
+        "error",
+        "config reload rejected",
+        {
+          event: "reload",
+          problems: ['line 1: Cannot use "a\\b": tab\there', "b\u00e9\u2028\n"],
+          result: "rejected",
+        },
+      ],
+      [
+        "warn",
+        "upstream connect failed",
+        {
+          destination: "http://u:p@h/?q",
+          error: 'quote " backslash \\ ctl \u0001',
+          kind: "other",
+          duration_ms: Number.NaN,
+        },
+      ],
+    ];
+    for (const [level, msg, rec] of records) {
+      captured = "";
+      (logger[level as "info"] as (o: object, m: string) => void)(fields(rec), msg);
+      const fromPino = captured;
+      const ours = jsonLine(level, msg, rec);
+      const untimed = (l: string) => l.replace(/,"time":"[^"]+"/, "");
+      assert.equal(untimed(ours), untimed(fromPino));
+      assert.match(ours, /^\{"level":"\w+","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",/);
+    }
+  });
+});
