@@ -7,12 +7,19 @@ import type { Logger, LogOptions } from "./log.ts";
 import { createLogger, logEvent, subscribeLogs } from "./log.ts";
 import { createLineWriter } from "./line-writer.ts";
 import type { LineWriter } from "./line-writer.ts";
+import type { MetricFamilies } from "./metrics.ts";
+import { connectionMetricNames, createMetrics } from "./metrics.ts";
 
 /** What a thread needs to know to log and count as the main thread does (plain data). */
 export interface ThreadObserveOptions {
   readonly log: Pick<LogOptions, "format" | "level" | "dnsProxyDebug" | "colour">;
   readonly version: string;
   readonly mode: string;
+  /**
+   * Count this thread's connection metrics from its events (prom-client, per event). The
+   * HTTP proxy's threads do; the DNS proxy's engine counts in plain arrays instead.
+   */
+  readonly countMetrics?: boolean;
 }
 
 export interface ThreadObserver {
@@ -22,6 +29,8 @@ export interface ThreadObserver {
    * is written): only then is the client's address worth a system call per connection.
    */
   readonly wantsClients: boolean;
+  /** With `countMetrics`: this thread's connection metrics, to add to the main thread's. */
+  metricFamilies(): Promise<MetricFamilies>;
   /** Writes the lines still waiting (before the thread ends). */
   flush(): void;
   close(): void;
@@ -35,14 +44,23 @@ export function observeThread(options: ThreadObserveOptions): ThreadObserver {
   });
   const logger = createLogger({ ...options.log, destination: writer });
   const unsubscribe = subscribeLogs(logger, { dnsProxyDebug: options.log.dnsProxyDebug });
+  const metrics = options.countMetrics
+    ? createMetrics({ version: options.version, mode: options.mode }, { processMetrics: false })
+    : undefined;
   return {
     logger,
     wantsClients: logger.isLevelEnabled(options.log.dnsProxyDebug ? "info" : "debug"),
+    async metricFamilies() {
+      if (!metrics) return [];
+      const all = await metrics.registry.getMetricsAsJSON();
+      return all.filter((m) => connectionMetricNames.includes(m.name));
+    },
     flush() {
       writer.flush();
     },
     close() {
       unsubscribe();
+      metrics?.close();
       writer.flush();
     },
   };

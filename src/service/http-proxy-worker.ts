@@ -23,7 +23,7 @@ function send(m: FromWorker): void {
   port.postMessage(m);
 }
 
-const observer = observeThread({ ...data.host, mode: "http-proxy" });
+const observer = observeThread({ ...data.host, mode: "http-proxy", countMetrics: true });
 const activity = trackActivity();
 
 const compile = (p: WorkerPolicy) => compileHttpPolicy(p.rules, { connectPorts: p.connectPorts });
