@@ -34,7 +34,7 @@ function scenario(
     ...(protocol === "sctp" ? { skip: sctpUnsupportedReason } : {}),
     run: (ctx: DemoContext) =>
       protocol === "sctp"
-        ? ctx.lab.probeSctp("client", to, port, expect.outcome === "timeout" ? 1000 : 5000)
+        ? ctx.lab.probeSctp("client", to, port, expect.outcome === "timeout" ? 1000 : 20_000)
         : ctx.lab.probe("client", { protocol, address: to, port }),
   };
 }

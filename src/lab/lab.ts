@@ -155,7 +155,12 @@ export class Lab implements AsyncDisposable {
    * tracking and NAT handle SCTP): a receiver in the external namespace waits for one
    * packet, then one INIT is sent from `from` (IPv4 only).
    */
-  probeSctp(from: LabRole, address: string, port: number, timeoutMs = 5000): Promise<ProbeResult> {
+  probeSctp(
+    from: LabRole,
+    address: string,
+    port: number,
+    timeoutMs = 20_000,
+  ): Promise<ProbeResult> {
     return probeSctp(this, from, address, port, timeoutMs);
   }
 
