@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the HTTP proxy benchmark with the project's pinned Node.js (see bench/http-proxy.ts).
-# Loopback only; takes about three minutes with the defaults; never fails on speed.
+# Loopback only; takes about four minutes with the defaults; never fails on speed.
 set -eu
 cd "$(dirname "$0")/.."
 for tool in squid haproxy wrk socat curl; do

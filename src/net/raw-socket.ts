@@ -70,8 +70,11 @@ export const noHandlers: SocketHandlers = {
 /** The thread's read buffer for sockets that read through it (sharedReadBuffer). */
 let shared: Buffer | undefined;
 const SHARED_READ_BYTES = 64 * 1024;
-/** the largest own read buffer (bulk transfers make fewer, larger reads) */
-export const MAX_READ_BYTES = 128 * 1024;
+/**
+ * The largest own read buffer: bulk transfers make fewer, larger reads. Through CONNECT
+ * every read of 128 KiB came back full; with 512 KiB the CPU per GB fell by about 15 %.
+ */
+export const MAX_READ_BYTES = 512 * 1024;
 
 /** True when `chunk` lies in the shared read buffer: it must be copied to be kept. */
 export function inSharedReadBuffer(chunk: Uint8Array): boolean {
@@ -90,7 +93,7 @@ interface Lease {
 const leases = new WeakMap<ArrayBufferLike, Lease>();
 /** Free full-size read buffers of this thread, for bulk readers whose buffer is held. */
 const pool: Buffer[] = [];
-const POOL_MAX = 32;
+const POOL_MAX = 16;
 
 function leaseOf(chunk: Uint8Array): Lease | undefined {
   return leases.get(chunk.buffer);

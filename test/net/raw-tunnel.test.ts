@@ -174,21 +174,22 @@ describe("startRawTunnel", () => {
   });
 
   it("closes an idle tunnel after the idle timeout, and not while bytes move", async (t) => {
-    const f = await fixture(t, echo, { idleTimeoutMs: 300, keepAliveMs: 0 });
+    // a timeout well above the pauses between writes, even on a busy machine
+    const f = await fixture(t, echo, { idleTimeoutMs: 1000, keepAliveMs: 0 });
     const client = await connectTo(t, f.port);
-    // Traffic every 100 ms for 900 ms keeps it open (3x the timeout).
-    for (let i = 0; i < 9; i++) {
+    // Traffic every 100 ms for 3 s keeps it open (3x the timeout).
+    for (let i = 0; i < 30; i++) {
       client.socket.write("x");
       await sleep(100);
     }
     assert.equal(client.socket.destroyed, false);
     const quietSince = Date.now();
     await client.received; // the tunnel closes its side: a FIN
-    assert.ok(Date.now() - quietSince >= 150, "closed only after the timeout");
+    assert.ok(Date.now() - quietSince >= 500, "closed only after the timeout");
     const r = await f.result();
     assert.equal(r.end, "idle-timeout");
-    assert.equal(r.bytesFromClient, 9);
-    assert.equal(r.bytesToClient, 9);
+    assert.equal(r.bytesFromClient, 30);
+    assert.equal(r.bytesToClient, 30);
   });
 
   it("close() ends both sides with the given reason", async (t) => {
