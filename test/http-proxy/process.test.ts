@@ -3,7 +3,7 @@
 // come from every worker, SIGTERM drains, SIGHUP reloads, bad settings stop the start.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,7 +117,13 @@ describe("the proxy process", () => {
     });
     await p.ready();
     assert.equal(statusOf((await rawExchange(p.port, get(origin.port))).text), 200);
-    writeFileSync(file, "!127.0.0.1\n127.0.0.0/8\n");
+    // Replaced whole (write, then rename) as a ConfigMap update does: the proxy also watches
+    // the directory, and a file rewritten in place can be read half-written.
+    const replace = (text: string): void => {
+      writeFileSync(`${file}.new`, text);
+      renameSync(`${file}.new`, file);
+    };
+    replace("!127.0.0.1\n127.0.0.0/8\n");
     p.child.kill("SIGHUP");
     await waitFor(
       "the reload",
@@ -128,7 +134,7 @@ describe("the proxy process", () => {
       const r = await rawExchange(p.port, get(origin.port));
       assert.equal(statusOf(r.text), 403, r.text);
     }
-    writeFileSync(file, "foo bar\n");
+    replace("foo bar\n");
     p.child.kill("SIGHUP");
     const rejected = await waitFor("the rejection", () =>
       p.logs.find((l) => l.msg === "config reload rejected"),

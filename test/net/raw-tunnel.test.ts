@@ -232,7 +232,11 @@ describe("startRawTunnel", () => {
     // ss shows a keepalive timer on both sockets the tunnel owns: the accepted one
     // (front port ↔ test client) and the upstream one (↔ target port).
     const target = await f.target();
-    const rows = execFileSync("ss", ["-tnoH", "state", "established"], { encoding: "utf8" })
+    // Only this test's two sockets: another test's thousands would overflow the output.
+    const filter = `( sport = :${f.port} or dport = :${target.socket.localPort} )`;
+    const rows = execFileSync("ss", ["-tnoH", "state", "established", filter], {
+      encoding: "utf8",
+    })
       .split("\n")
       .map((l) => l.trim().split(/\s+/)); // Recv-Q Send-Q Local Peer timer…
     const row = (local: string, remote: string): string =>
