@@ -224,6 +224,28 @@ export function createMetrics(
     registers,
   });
 
+  // Each event's labelled child, looked up once per label set: prom-client hashes the label
+  // object on every inc()/observe() called with labels, which is most of a metric update's
+  // cost on the HTTP proxy's per-request path. Label sets are few (modes, listeners, ends,
+  // methods, status classes), so the caches stay small.
+  const openedOf = children(opened, (l: string, m: string) => ({ mode: m, listener: l }));
+  const activeOf = children(active, (l: string, m: string) => ({ mode: m, listener: l }));
+  const closedOf = children(closed, (k: string, m: string, l: string) => ({
+    mode: m,
+    listener: l,
+    end: k,
+  }));
+  const decisionsOf = children(decisions, (r: string, m: string, a: string, au: string) => ({
+    mode: m,
+    action: a,
+    reason: r,
+    audit: au,
+  }));
+  const requestSecondsOf = children(requestSeconds, (st: string, m: string, me: string) => ({
+    mode: m,
+    method: me,
+    status: st,
+  }));
   const subs = [
     [
       channels.ha,
@@ -244,16 +266,16 @@ export function createMetrics(
       channels.connectionOpen,
       (m: unknown) => {
         const e = m as ConnectionOpenEvent;
-        opened.inc({ mode: e.mode, listener: e.listener });
-        active.inc({ mode: e.mode, listener: e.listener });
+        openedOf(e.listener, e.mode).inc();
+        activeOf(e.listener, e.mode).inc();
       },
     ],
     [
       channels.connectionClose,
       (m: unknown) => {
         const e = m as ConnectionCloseEvent;
-        active.dec({ mode: e.mode, listener: e.listener });
-        closed.inc({ mode: e.mode, listener: e.listener, end: e.end });
+        activeOf(e.listener, e.mode).dec();
+        closedOf(e.end, e.mode, e.listener).inc();
         bytes.inc({ mode: e.mode, direction: "from-client" }, e.bytesFromClient);
         bytes.inc({ mode: e.mode, direction: "to-client" }, e.bytesToClient);
       },
@@ -262,7 +284,7 @@ export function createMetrics(
       channels.decision,
       (m: unknown) => {
         const e = m as DecisionEvent;
-        decisions.inc({ mode: e.mode, action: e.action, reason: e.reason, audit: String(e.audit) });
+        decisionsOf(e.reason, e.mode, e.action, e.audit ? "true" : "false").inc();
       },
     ],
     [
@@ -302,10 +324,7 @@ export function createMetrics(
       channels.request,
       (m: unknown) => {
         const e = m as RequestEvent;
-        requestSeconds.observe(
-          { mode: e.mode, method: methodLabel(e.method), status: statusClass(e.status) },
-          e.seconds,
-        );
+        requestSecondsOf(statusClass(e.status), e.mode, methodLabel(e.method)).observe(e.seconds);
       },
     ],
   ] as const;
@@ -345,4 +364,24 @@ export async function renderMetrics(
     );
   }
   return `${parts.join("\n\n")}\n`;
+}
+
+/**
+ * A metric's labelled children, each looked up once per set of label values (a key of the
+ * values joined) and kept, so that updating a labelled series does not hash a label object.
+ */
+function children<C, A extends string[]>(
+  metric: { labels(labels: Record<string, string>): C },
+  labelsOf: (...values: A) => Record<string, string>,
+): (...values: A) => C {
+  const cache = new Map<string, C>();
+  return (...values: A): C => {
+    const key = values.join("\u0000");
+    let child = cache.get(key);
+    if (child === undefined) {
+      child = metric.labels(labelsOf(...values));
+      cache.set(key, child);
+    }
+    return child;
+  };
 }
