@@ -17,6 +17,7 @@
 //   idle memory           RSS with N idle connections held open (N = 10 000, or what the
 //                         file-descriptor limit allows)
 // Usage (as root): node bench/dns-proxy.ts [--rounds 9] [--seconds 3] [--json out.json]
+//                                         [--threads N] (egress-router's forwarding threads)
 // Benchmarks never fail on speed: the exit code is non-zero only when a tool is missing or
 // a contender could not be measured at all.
 import type { ChildProcess } from "node:child_process";
@@ -34,6 +35,8 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "3" },
     json: { type: "string" },
     idle: { type: "string" },
+    // egress-router's forwarding threads (EGRESS_DNS_PROXY_THREADS); default: its own (cores)
+    threads: { type: "string" },
   },
 });
 const rounds = Number(args.rounds);
@@ -239,6 +242,7 @@ async function startEgressRouter(
       EGRESS_DNS_PROXY_MAX_CONNECTIONS: String(maxConnections),
       EGRESS_ADMIN_PORT: "0",
       EGRESS_LOG_FORMAT: "json",
+      ...(args.threads !== undefined ? { EGRESS_DNS_PROXY_THREADS: args.threads } : {}),
       ...(debug ? { EGRESS_DNS_PROXY_DEBUG: "1" } : {}),
     },
     "pipe",
@@ -562,7 +566,7 @@ async function main(): Promise<void> {
   const kernel = sh("uname", ["-r"]).trim();
   const haproxyVersion = /version (\S+)/.exec(sh("haproxy", ["-v"]))?.[1] ?? "?";
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-  const header = `${new Date().toISOString().slice(0, 10)}, ${cores} cores (${cpu}), Linux ${kernel}, Node ${process.versions.node}, HAProxy ${haproxyVersion}; new connections: ${rounds} rounds of ${seconds + 1} s, throughput: ${throughputRounds} rounds of ${seconds} s, medians over rounds; load average at the start ${loadAtStart}, at the end ${load}`;
+  const header = `${new Date().toISOString().slice(0, 10)}, ${cores} cores (${cpu}), Linux ${kernel}, Node ${process.versions.node}, HAProxy ${haproxyVersion}; new connections: ${rounds} rounds of ${seconds + 1} s, throughput: ${throughputRounds} rounds of ${seconds} s, medians over rounds; egress-router threads: ${args.threads ?? "default (cores)"}; load average at the start ${loadAtStart}, at the end ${load}`;
   process.stdout.write(`\n${header}\n\n${table.join("\n")}\n`);
   const logged = [...complaints].map(([k, n]) => `  ${n} × ${k}`);
   process.stderr.write(
