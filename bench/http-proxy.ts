@@ -15,6 +15,9 @@
 //   CONNECT MB/s through 8 tunnels, each reading an endless stream
 //   fixed rate  p50/p99 latency at half of Squid's small-request throughput (open loop)
 //   RSS     idle at start, idle after the load, and with 10 000 idle client connections
+//   TCP floor  small requests through bench/raw-forwarder.ts instead of a proxy: the same
+//           bytes spliced to the origin on raw TCP handles, no HTTP at all (two reads and
+//           two writes per request, a thread per core); what no Node.js HTTP proxy can beat
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -357,9 +360,16 @@ async function main() {
   const file = join(dir, "1mb.bin");
   writeFileSync(file, Buffer.alloc(1024 * 1024, "x"));
   const ports: number[] = [];
-  for (let i = 0; i < 6; i++) ports.push(await freePort());
-  const [smallPort = 0, bigPort = 0, sourcePort = 0, squidPort = 0, oursPort = 0, adminPort = 0] =
-    ports;
+  for (let i = 0; i < 7; i++) ports.push(await freePort());
+  const [
+    smallPort = 0,
+    bigPort = 0,
+    sourcePort = 0,
+    squidPort = 0,
+    oursPort = 0,
+    adminPort = 0,
+    floorPort = 0,
+  ] = ports;
   writeFileSync(
     join(dir, "haproxy.cfg"),
     `global\n  maxconn 4000\n  tune.bufsize 1100000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n` +
@@ -392,10 +402,21 @@ async function main() {
     EGRESS_LOG_FORMAT: "json",
     EGRESS_LOG_LEVEL: args["log-level"],
   });
+  // The TCP floor: wrk's absolute-form requests go byte for byte to the origin, which
+  // answers them as it answers the proxies.
+  const floor = start(process.execPath, [
+    "--disable-warning=ExperimentalWarning",
+    join(root, "bench/raw-forwarder.ts"),
+    `${floorPort}:${smallPort}`,
+  ]);
   const small = `http://127.0.0.1:${smallPort}/`;
   const big = `http://127.0.0.1:${bigPort}/`;
   progress("starting the proxies");
-  await Promise.all([waitForward(squidPort, small), waitForward(oursPort, small)]);
+  await Promise.all([
+    waitForward(squidPort, small),
+    waitForward(oursPort, small),
+    waitForward(floorPort, small),
+  ]);
   progress("both proxies answer");
   const proxies = [
     { name: "squid", port: squidPort, pid: squid.pid ?? 0 },
@@ -409,7 +430,9 @@ async function main() {
     squid: { small: [], big: [], connect: [] },
     ours: { small: [], big: [], connect: [] },
   };
+  const floorSmall: Wrk[] = [];
   for (const p of proxies) await wrk(p.pid, p.port, small, 2); // warm-up (JIT, pools)
+  if (PHASES.has("small")) await wrk(floor.pid ?? 0, floorPort, small, 2);
   // Each measure runs on both proxies back to back, the order alternating, so that the two
   // numbers of a pair saw the same background load: on a shared machine the load changes
   // from one minute to the next, and the ratio column is the median of the pairs' ratios.
@@ -423,6 +446,7 @@ async function main() {
           else samples[p.name][measure].push(NO_WRK);
           continue;
         }
+        if (measure === "small" && p === order[0] && r % 2 === 1) await measureFloor(r);
         progress(`round ${r + 1}/${ROUNDS} ${measure} ${p.name}`);
         if (measure === "connect")
           samples[p.name].connect.push(await connectThroughput(p.pid, p.port, sourcePort, SECONDS));
@@ -430,8 +454,14 @@ async function main() {
           samples[p.name][measure].push(
             await wrk(p.pid, p.port, measure === "small" ? small : big, SECONDS),
           );
+        if (measure === "small" && p === order[1] && r % 2 === 0) await measureFloor(r);
       }
     }
+  }
+  /** the floor runs next to the round's pair: after it in even rounds, before it in odd ones */
+  async function measureFloor(r: number): Promise<void> {
+    progress(`round ${r + 1}/${ROUNDS} small TCP floor`);
+    floorSmall.push(await wrk(floor.pid ?? 0, floorPort, small, SECONDS));
   }
   const squidRps = median(samples.squid.small.map((w) => w.rps));
   const rate = Number.isNaN(squidRps) ? 2000 : Math.max(100, Math.round(squidRps / 2));
@@ -573,6 +603,21 @@ async function main() {
       "<= 1x",
       pairs.smallP99,
     ),
+    row(
+      "small, TCP floor (no HTTP), requests/s",
+      S.smallRps,
+      median(floorSmall.map((w) => w.rps)),
+      f0,
+      "",
+      median(floorSmall.map((w, i) => w.rps / (samples.squid.small[i]?.rps ?? NaN))),
+    ),
+    row(
+      "small, TCP floor: CPU ms per 1000 requests",
+      S.smallCpuMsPer1k,
+      median(floorSmall.map((w) => (w.cpu * 1e6) / (w.rps * w.seconds))),
+      f1,
+      "",
+    ),
     row(`p50 ms at ${rate}/s (fixed rate)`, fixed.squid.p50, fixed.ours.p50, f1),
     row(`p99 ms at ${rate}/s (fixed rate)`, fixed.squid.p99, fixed.ours.p99, f1, "<= 1x"),
     row("RSS idle at start, MiB", rssIdle.squid, rssIdle.ours, f1, "report"),
@@ -596,7 +641,11 @@ async function main() {
   if (args.json)
     writeFileSync(
       args.json,
-      JSON.stringify({ samples, fixed, idle, rssIdle, rate, squid: S, ours: O }, null, 2),
+      JSON.stringify(
+        { samples, floorSmall, fixed, idle, rssIdle, rate, squid: S, ours: O },
+        null,
+        2,
+      ),
     );
 }
 
