@@ -23,6 +23,7 @@ import type {
   UpstreamErrorEvent,
 } from "./events.ts";
 import { channels } from "./events.ts";
+import { PlainCounter, PlainHistogram } from "./plain-metrics.ts";
 
 /** HTTP methods kept as label values; any other becomes `other` (clients choose methods). */
 const knownMethods = new Set([
@@ -82,6 +83,79 @@ export const connectionMetricNames: readonly string[] = [
 ];
 
 /**
+ * The metrics the data path updates per connection or per request, plain (plain-metrics.ts):
+ * registered with `registers` (the main thread's registry, an HTTP worker thread's), or on
+ * their own for a DNS-proxy forwarding thread's counts (tcp-proxy/connection-counts.ts),
+ * which the main thread adds to its own. One definition for both, so they cannot drift.
+ */
+export function connectionMetrics(registers: Registry[] = []) {
+  const opened = new PlainCounter({
+    name: "egress_router_connections_opened_total",
+    help: "Client connections accepted, by mode and listener (port).",
+    labelNames: ["mode", "listener"],
+    registers,
+  });
+  const active = new PlainCounter(
+    {
+      name: "egress_router_connections_active",
+      help: "Client connections open now, by mode and listener (port).",
+      labelNames: ["mode", "listener"],
+      registers,
+    },
+    "gauge",
+  );
+  const closed = new PlainCounter({
+    name: "egress_router_connections_closed_total",
+    help: "Client connections closed, by mode, listener and how they ended.",
+    labelNames: ["mode", "listener", "end"],
+    registers,
+  });
+  const bytes = new PlainCounter({
+    name: "egress_router_transferred_bytes_total",
+    help: "Bytes relayed, counted when a connection closes; direction from-client or to-client.",
+    labelNames: ["mode", "direction"],
+    registers,
+  });
+  const decisions = new PlainCounter({
+    name: "egress_router_decisions_total",
+    help: "Policy decisions by mode, action, reason and audit (true: would deny, allowed by audit mode).",
+    labelNames: ["mode", "action", "reason", "audit"],
+    registers,
+  });
+  const upstreamErrors = new PlainCounter({
+    name: "egress_router_upstream_connect_errors_total",
+    help: "Failed connects to upstreams, by mode and kind.",
+    labelNames: ["mode", "kind"],
+    registers,
+  });
+  const connectSeconds = new PlainHistogram({
+    name: "egress_router_upstream_connect_duration_seconds",
+    help: "Time to connect to an upstream, by mode.",
+    labelNames: ["mode"],
+    buckets: connectBuckets,
+    registers,
+  });
+  const requestSeconds = new PlainHistogram({
+    name: "egress_router_request_duration_seconds",
+    help: "HTTP proxy requests until the response head, by mode, method and status class.",
+    labelNames: ["mode", "method", "status"],
+    buckets: requestBuckets,
+    registers,
+  });
+
+  return {
+    opened,
+    active,
+    closed,
+    bytes,
+    decisions,
+    upstreamErrors,
+    connectSeconds,
+    requestSeconds,
+  };
+}
+
+/**
  * Creates a registry with every metric and subscribes it to the data path's events.
  * `processMetrics: false` leaves out prom-client's process and Node.js metrics (a worker
  * thread: those are the process's, counted once by the main thread).
@@ -111,42 +185,16 @@ export function createMetrics(
     help: "1 from the shutdown signal until the process exits.",
     registers,
   });
-  const opened = new Counter({
-    name: "egress_router_connections_opened_total",
-    help: "Client connections accepted, by mode and listener (port).",
-    labelNames: ["mode", "listener"],
-    registers,
-  });
-  const active = new Gauge({
-    name: "egress_router_connections_active",
-    help: "Client connections open now, by mode and listener (port).",
-    labelNames: ["mode", "listener"],
-    registers,
-  });
-  const closed = new Counter({
-    name: "egress_router_connections_closed_total",
-    help: "Client connections closed, by mode, listener and how they ended.",
-    labelNames: ["mode", "listener", "end"],
-    registers,
-  });
-  const bytes = new Counter({
-    name: "egress_router_transferred_bytes_total",
-    help: "Bytes relayed, counted when a connection closes; direction from-client or to-client.",
-    labelNames: ["mode", "direction"],
-    registers,
-  });
-  const decisions = new Counter({
-    name: "egress_router_decisions_total",
-    help: "Policy decisions by mode, action, reason and audit (true: would deny, allowed by audit mode).",
-    labelNames: ["mode", "action", "reason", "audit"],
-    registers,
-  });
-  const upstreamErrors = new Counter({
-    name: "egress_router_upstream_connect_errors_total",
-    help: "Failed connects to upstreams, by mode and kind.",
-    labelNames: ["mode", "kind"],
-    registers,
-  });
+  const {
+    opened,
+    active,
+    closed,
+    bytes,
+    decisions,
+    upstreamErrors,
+    connectSeconds,
+    requestSeconds,
+  } = connectionMetrics(registers);
   const resolutions = new Counter({
     name: "egress_router_dns_resolutions_total",
     help: "DNS resolutions of destination names, by result (ok, failed).",
@@ -175,21 +223,6 @@ export function createMetrics(
     help: "Unix time the serving configuration was applied.",
     registers,
   });
-  const connectSeconds = new Histogram({
-    name: "egress_router_upstream_connect_duration_seconds",
-    help: "Time to connect to an upstream, by mode.",
-    labelNames: ["mode"],
-    buckets: connectBuckets,
-    registers,
-  });
-  const requestSeconds = new Histogram({
-    name: "egress_router_request_duration_seconds",
-    help: "HTTP proxy requests until the response head, by mode, method and status class.",
-    labelNames: ["mode", "method", "status"],
-    buckets: requestBuckets,
-    registers,
-  });
-
   const haHolder = new Gauge({
     name: "egress_router_ha_holder",
     help: "Active/standby: 1 while this replica holds the source address (NAT in, ready); alert when the sum over replicas is not 1.",
@@ -224,28 +257,6 @@ export function createMetrics(
     registers,
   });
 
-  // Each event's labelled child, looked up once per label set: prom-client hashes the label
-  // object on every inc()/observe() called with labels, which is most of a metric update's
-  // cost on the HTTP proxy's per-request path. Label sets are few (modes, listeners, ends,
-  // methods, status classes), so the caches stay small.
-  const openedOf = children(opened, (l: string, m: string) => ({ mode: m, listener: l }));
-  const activeOf = children(active, (l: string, m: string) => ({ mode: m, listener: l }));
-  const closedOf = children(closed, (k: string, m: string, l: string) => ({
-    mode: m,
-    listener: l,
-    end: k,
-  }));
-  const decisionsOf = children(decisions, (r: string, m: string, a: string, au: string) => ({
-    mode: m,
-    action: a,
-    reason: r,
-    audit: au,
-  }));
-  const requestSecondsOf = children(requestSeconds, (st: string, m: string, me: string) => ({
-    mode: m,
-    method: me,
-    status: st,
-  }));
   const subs = [
     [
       channels.ha,
@@ -266,32 +277,32 @@ export function createMetrics(
       channels.connectionOpen,
       (m: unknown) => {
         const e = m as ConnectionOpenEvent;
-        openedOf(e.listener, e.mode).inc();
-        activeOf(e.listener, e.mode).inc();
+        opened.series(e.mode, e.listener).value += 1;
+        active.series(e.mode, e.listener).value += 1;
       },
     ],
     [
       channels.connectionClose,
       (m: unknown) => {
         const e = m as ConnectionCloseEvent;
-        activeOf(e.listener, e.mode).dec();
-        closedOf(e.end, e.mode, e.listener).inc();
-        bytes.inc({ mode: e.mode, direction: "from-client" }, e.bytesFromClient);
-        bytes.inc({ mode: e.mode, direction: "to-client" }, e.bytesToClient);
+        active.series(e.mode, e.listener).value -= 1;
+        closed.series(e.mode, e.listener, e.end).value += 1;
+        bytes.series(e.mode, "from-client").value += e.bytesFromClient;
+        bytes.series(e.mode, "to-client").value += e.bytesToClient;
       },
     ],
     [
       channels.decision,
       (m: unknown) => {
         const e = m as DecisionEvent;
-        decisionsOf(e.reason, e.mode, e.action, e.audit ? "true" : "false").inc();
+        decisions.series(e.mode, e.action, e.reason, e.audit ? "true" : "false").value += 1;
       },
     ],
     [
       channels.upstreamError,
       (m: unknown) => {
         const e = m as UpstreamErrorEvent;
-        upstreamErrors.inc({ mode: e.mode, kind: e.kind });
+        upstreamErrors.series(e.mode, e.kind).value += 1;
       },
     ],
     [
@@ -317,14 +328,15 @@ export function createMetrics(
       channels.connectLatency,
       (m: unknown) => {
         const e = m as ConnectLatencyEvent;
-        connectSeconds.observe({ mode: e.mode }, e.seconds);
+        connectSeconds.observe(connectSeconds.series(e.mode), e.seconds);
       },
     ],
     [
       channels.request,
       (m: unknown) => {
         const e = m as RequestEvent;
-        requestSecondsOf(statusClass(e.status), e.mode, methodLabel(e.method)).observe(e.seconds);
+        const series = requestSeconds.series(e.mode, methodLabel(e.method), statusClass(e.status));
+        requestSeconds.observe(series, e.seconds);
       },
     ],
   ] as const;
@@ -364,24 +376,4 @@ export async function renderMetrics(
     );
   }
   return `${parts.join("\n\n")}\n`;
-}
-
-/**
- * A metric's labelled children, each looked up once per set of label values (a key of the
- * values joined) and kept, so that updating a labelled series does not hash a label object.
- */
-function children<C, A extends string[]>(
-  metric: { labels(labels: Record<string, string>): C },
-  labelsOf: (...values: A) => Record<string, string>,
-): (...values: A) => C {
-  const cache = new Map<string, C>();
-  return (...values: A): C => {
-    const key = values.join("\u0000");
-    let child = cache.get(key);
-    if (child === undefined) {
-      child = metric.labels(labelsOf(...values));
-      cache.set(key, child);
-    }
-    return child;
-  };
 }

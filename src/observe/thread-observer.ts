@@ -16,8 +16,10 @@ export interface ThreadObserveOptions {
   readonly version: string;
   readonly mode: string;
   /**
-   * Count this thread's connection metrics from its events (prom-client, per event). The
-   * HTTP proxy's threads do; the DNS proxy's engine counts in plain arrays instead.
+   * Count this thread's connection metrics from its events, in a registry of its own (the
+   * same plain series as the main thread's: observe/plain-metrics.ts). The HTTP proxy's
+   * threads do; the DNS proxy's engine counts its connections directly
+   * (tcp-proxy/connection-counts.ts) and publishes no events for metrics.
    */
   readonly countMetrics?: boolean;
 }

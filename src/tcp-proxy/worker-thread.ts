@@ -5,7 +5,7 @@
 // connection metrics itself (connection-counts.ts), handed over when /metrics is read.
 import { parentPort, workerData } from "node:worker_threads";
 import { observeThread } from "../observe/thread-observer.ts";
-import { ConnectionCounts, loadMetricTemplate } from "./connection-counts.ts";
+import { ConnectionCounts } from "./connection-counts.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
 import type { PoolSource } from "./forward-engine.ts";
 import { ForwardEngine } from "./forward-engine.ts";
@@ -41,7 +41,7 @@ const engine = new ForwardEngine(
   source,
   new ConnectionLimit(options.maxConnections, data.limit),
   true,
-  new ConnectionCounts(await loadMetricTemplate()),
+  new ConnectionCounts(),
 );
 
 // Log lines of this thread's own connections (observe/thread-observer.ts): the engine
