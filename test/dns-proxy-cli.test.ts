@@ -191,6 +191,77 @@ describe("egress-router as the DNS proxy image: observability", () => {
     assert.deepEqual(perConnection, []);
   });
 
+  it("a log reader that stops reading does not stop forwarding; the lines come once it reads again", async (t) => {
+    // The container runtime reads stdout through a pipe. When it stalls, every write to a
+    // full pipe would block the thread that writes: the lines must wait (or be dropped past
+    // the backlog bound), never the connections.
+    const backend = await startBackend(t, "127.0.0.2");
+    const port = await freeTcpPort();
+    const child = spawn(binPath, [], {
+      env: {
+        EGRESS_ADMIN_PORT: "0",
+        EGRESS_LOG_FORMAT: "json",
+        EGRESS_DNS_PROXY_DEBUG: "1",
+        EGRESS_DNS_PROXY_DESTINATION: `${port} 127.0.0.2 ${backend.port}\n`,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    t.after(() => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    const out = child.stdout;
+    assert.ok(out);
+    // Not read: node fills its buffer (highWaterMark) and stops, then the pipe fills.
+    out.pause();
+    // A writer blocked on the pipe would hold the connections: fail instead of hanging.
+    const withDeadline = async (p: Promise<string>, i: number): Promise<string> => {
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`connection ${i} got no answer in 30 s while stdout was not read`));
+        }, 30_000);
+      });
+      try {
+        return await Promise.race([p, stuck]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const connections = 600;
+    let lineBytes = 0;
+    let forwarding = false;
+    for (let i = 0; i < connections; i++) {
+      // until the port is up (the first attempts may come before it listens)
+      let answer = "";
+      for (let attempt = 0; answer === "" && attempt < 600; attempt++) {
+        answer = await withDeadline(roundTrip(t, port, `hello ${i}`), i).catch(
+          async (err: unknown) => {
+            if (forwarding) throw err; // only the first one may come before the port opens
+            await new Promise((r) => setTimeout(r, 50));
+            return "";
+          },
+        );
+      }
+      assert.equal(answer, `hello ${i}`, `connection ${i} was forwarded`);
+      forwarding = true;
+    }
+    // Two lines per connection, over 300 bytes each: far more than the pipe and node's
+    // buffer hold, so the router met a full pipe while it kept forwarding.
+    let text = "";
+    out.setEncoding("utf8").on("data", (d: string) => {
+      text += d;
+      lineBytes += Buffer.byteLength(d);
+    });
+    out.resume();
+    await waitWhileProgressing(
+      () => (text.match(/"msg":"connection closed"/g) ?? []).length >= connections,
+      { what: "every connection's lines", pid: child.pid, activity: () => lineBytes },
+    );
+    assert.ok(lineBytes > 4 * 65_536, `${lineBytes} bytes of lines`);
+    child.kill("SIGTERM");
+    assert.equal((await once(child, "exit"))[0], 0);
+  });
+
   it("bad rules are reported as OpenShift does even when the admin port is taken", async (t) => {
     const taken = net.createServer().listen(0, "127.0.0.1");
     await once(taken, "listening");
