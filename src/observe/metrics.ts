@@ -166,7 +166,11 @@ export function createMetrics(
 ): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  // The event-loop delay is sampled 10 times a second, not prom-client's default 100: the
+  // main thread of a proxy mode is otherwise idle, and each sample wakes it.
+  if (options.processMetrics !== false) {
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+  }
 
   const buildInfo = new Gauge({
     name: "egress_router_build_info",
