@@ -93,6 +93,7 @@ export class PlainCounter {
     return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values };
   }
 
+  /** Forgets every series (a registry's resetMetrics); series held by callers are detached. */
   reset(): void {
     this.#series.clear();
   }
