@@ -25,6 +25,8 @@ import {
   type Reject,
 } from "./reject.ts";
 import type { UpstreamConn } from "./upstream.ts";
+import type { ForwardTarget } from "./request-target.ts";
+import { RouteMemo } from "./route.ts";
 
 /** after our last answer, how long a client may take to close before we drop it */
 const LINGER_MS = 2_000;
@@ -60,6 +62,9 @@ export class ClientConnection {
   endReason: CloseReason | undefined = undefined;
   last: ProxyRequest | undefined = undefined;
   private clientTextCache: string | undefined = undefined;
+  /** the last request's target and decision, for the next one to the same server */
+  lastTarget: ForwardTarget | undefined = undefined;
+  readonly routeMemo = new RouteMemo();
 
   constructor(handle: TcpHandle, ctx: ProxyContext) {
     this.socket = new RawSocket(handle, clientHandlers, this);

@@ -102,14 +102,20 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     );
     if ("status" in checked) return this.reject(checked);
     this.head_ = checked;
-    const t = parseAbsoluteTarget(this.url);
+    const t = parseAbsoluteTarget(this.url, this.conn.lastTarget);
     if ("problem" in t) return this.reject({ status: 400, message: t.problem });
     this.target = t;
+    this.conn.lastTarget = t;
     this.destination = `${hostForAuthority(t.host)}:${t.port}`;
     if (checked.bodyKind !== BODY_NONE && !this.requestComplete) this.conn.pauseFor(PAUSE_WAIT);
     this.policy = this.conn.ctx.policy;
-    route(this.conn.ctx, this.policy, this, { host: t.host, port: t.port, connect: false }, (o) =>
-      this.routed(o),
+    route(
+      this.conn.ctx,
+      this.policy,
+      this,
+      { host: t.host, port: t.port, connect: false },
+      (o) => this.routed(o),
+      this.conn.routeMemo,
     );
   }
 

@@ -39,6 +39,22 @@ describe("parseAbsoluteTarget", () => {
       assert.match(t.problem, message);
     });
   }
+  it("takes the previous target's host over only for the same authority, as sent", () => {
+    const first = parseAbsoluteTarget("http://Example.com:8080/a");
+    assert.ok(!("problem" in first));
+    const same = parseAbsoluteTarget("http://Example.com:8080/b?c", first);
+    assert.ok(!("problem" in same));
+    assert.equal(same.host, first.host, "the canonical host is carried over");
+    assert.deepEqual([same.port, same.path, same.authority], [8080, "/b?c", "example.com:8080"]);
+    const respelled = parseAbsoluteTarget("http://example.com:8080/b", first);
+    assert.ok(!("problem" in respelled));
+    assert.notEqual(respelled.host, first.host, "another spelling is parsed anew");
+    for (const [url, message] of bad) {
+      const t = parseAbsoluteTarget(url, first);
+      assert.ok("problem" in t, `${url} is refused after a good request too`);
+      assert.match(t.problem, message);
+    }
+  });
 });
 
 describe("parseConnectTarget", () => {

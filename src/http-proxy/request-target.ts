@@ -16,6 +16,8 @@ export interface ForwardTarget {
   readonly path: string;
   /** the Host header the upstream gets: canonical host, port unless 80 */
   readonly authority: string;
+  /** the URL's authority exactly as the client sent it */
+  readonly sent: string;
 }
 
 export interface ConnectTarget {
@@ -95,8 +97,15 @@ function hostAndPort(
   return { host, port };
 }
 
-/** `http://host[:port][/path][?query]` → where to forward and what to send. */
-export function parseAbsoluteTarget(url: string): ForwardTarget | TargetProblem {
+/**
+ * `http://host[:port][/path][?query]` → where to forward and what to send. `previous` is the
+ * connection's last target: when the client sent the same authority again (keep-alive
+ * requests to one server), its canonical host is taken over instead of worked out again.
+ */
+export function parseAbsoluteTarget(
+  url: string,
+  previous?: ForwardTarget,
+): ForwardTarget | TargetProblem {
   const lower = url.slice(0, 8).toLowerCase();
   if (!lower.startsWith("http://")) {
     if (url.startsWith("/")) {
@@ -122,17 +131,22 @@ export function parseAbsoluteTarget(url: string): ForwardTarget | TargetProblem 
       break;
     }
   }
-  const hp = hostAndPort(url.slice(7, end), 80);
-  if ("problem" in hp) return hp;
   let path = url.slice(end);
   if (path === "") path = "/";
   else if (path.charCodeAt(0) === 0x3f /* ? */) path = `/${path}`;
+  const sent = url.slice(7, end);
+  if (previous !== undefined && previous.sent === sent) {
+    return { host: previous.host, port: previous.port, path, authority: previous.authority, sent };
+  }
+  const hp = hostAndPort(sent, 80);
+  if ("problem" in hp) return hp;
   const host = hostForAuthority(hp.host);
   return {
     host: hp.host,
     port: hp.port,
     path,
     authority: hp.port === 80 ? host : `${host}:${hp.port}`,
+    sent,
   };
 }
 

@@ -55,8 +55,51 @@ function settle(
 }
 
 /**
+ * A client connection's last decision. Deciding is a pure function of the policy, the
+ * canonical host, the port and (for a name) the answer it resolved to: while the next request
+ * on the connection has the same ones (the same objects: the policy snapshot, the host the
+ * connection's last target carried over, the resolver's cached answer), the decision is the
+ * same and is taken over. It is still counted, logged and published per request.
+ */
+export class RouteMemo {
+  policy: PolicyState["policy"] | undefined = undefined;
+  host: Target["host"] | undefined = undefined;
+  port = 0;
+  connect = false;
+  /** the answer decided on; undefined for an address, or a name decided on its own */
+  addresses: readonly string[] | undefined = undefined;
+  decision: Decision | undefined = undefined;
+
+  /** The remembered decision when `target` under `policy` is what it was made for. */
+  recall(policy: PolicyState["policy"], target: Target): Decision | undefined {
+    return this.policy === policy &&
+      this.host === target.host &&
+      this.port === target.port &&
+      this.connect === target.connect
+      ? this.decision
+      : undefined;
+  }
+
+  keep(
+    policy: PolicyState["policy"],
+    target: Target,
+    addresses: readonly string[] | undefined,
+    decision: Decision,
+  ): Decision {
+    this.policy = policy;
+    this.host = target.host;
+    this.port = target.port;
+    this.connect = target.connect;
+    this.addresses = addresses;
+    this.decision = decision;
+    return decision;
+  }
+}
+
+/**
  * Decides on `target` under the policy snapshot `ps` and calls `done` once with the outcome,
- * synchronously when nothing has to be looked up.
+ * synchronously when nothing has to be looked up. `memo`: the client connection's last
+ * decision, taken over when it applies and replaced otherwise.
  */
 export function route(
   ctx: ProxyContext,
@@ -64,27 +107,49 @@ export function route(
   req: RouteRequest,
   target: Target,
   done: (outcome: RouteOutcome) => void,
+  memo?: RouteMemo,
 ): void {
   const policy = ps.policy;
   const host = target.host;
+  const recalled = memo?.recall(policy, target);
   if (host.kind === "address") {
-    done(settle(ctx, ps, req, decide(policy, target), [host.address]));
+    let d = recalled;
+    if (d === undefined) {
+      d = decide(policy, target);
+      memo?.keep(policy, target, undefined, d);
+    }
+    done(settle(ctx, ps, req, d, [host.address]));
     return;
   }
-  const early = decideName(policy, target);
+  // A name: a decision remembered without an answer was made on the name alone.
+  if (recalled !== undefined && memo?.addresses === undefined) {
+    done(settle(ctx, ps, req, recalled, []));
+    return;
+  }
+  // One remembered with an answer means the name alone decided nothing: no need to ask again.
+  const early = recalled === undefined ? decideName(policy, target) : undefined;
   if (early !== undefined) {
+    memo?.keep(policy, target, undefined, early);
     done(settle(ctx, ps, req, early, []));
     return;
   }
   const resolver = ctx.options.resolver;
   const cached = resolver.cached(host.name);
   if (cached !== undefined) {
-    done(settle(ctx, ps, req, decide(policy, target, cached), cached));
+    const d =
+      recalled !== undefined && memo?.addresses === cached
+        ? recalled
+        : decide(policy, target, cached);
+    memo?.keep(policy, target, cached, d);
+    done(settle(ctx, ps, req, d, cached));
     return;
   }
   resolver.resolve(host.name).then(
     (addresses) => {
-      if (!req.done) done(settle(ctx, ps, req, decide(policy, target, addresses), addresses));
+      if (req.done) return;
+      const d = decide(policy, target, addresses);
+      memo?.keep(policy, target, addresses, d);
+      done(settle(ctx, ps, req, d, addresses));
     },
     (err: unknown) => {
       if (req.done) return;

@@ -3,11 +3,14 @@
 // resolve to, spellings that must not slip past a rule, no second lookup between check and
 // connect, no lookup at all for names the rules deny, audit mode.
 import assert from "node:assert/strict";
+import http from "node:http";
 import { describe, it } from "node:test";
 import { startDnsmasq, startScriptedDns } from "../helpers/dns.ts";
 import {
   captureEvents,
+  getVia,
   headerOf,
+  policyOf,
   rawExchange,
   startOrigin,
   startProxy,
@@ -188,6 +191,40 @@ describe("policy: DNS rebinding and lookups", () => {
     const second = await rawExchange(port, req("rebind.test", good.port));
     assert.equal(statusOf(second.text), 403, "the new answer is judged on its own");
     assert.equal(evil.seen.length, 0);
+  });
+
+  it("on one keep-alive connection each request is decided anew: another host, a name's new answer, a new policy", async (t) => {
+    // A connection remembers its last target and decision for the next request to the same
+    // server; none of these may ride on it.
+    const good = await startOrigin(t, undefined, "127.0.0.1");
+    const other = await startOrigin(t, undefined, "127.0.0.3", good.port);
+    const dns = await startScriptedDns(t, (name, type, n) =>
+      name === "rebind.test" && type === "A" ? [n === 0 ? "127.0.0.1" : "127.0.0.2"] : [],
+    );
+    const { proxy, port } = await startProxy(t, "!127.0.0.3\n!127.0.0.2\n127.0.0.0/8", {
+      dnsServers: [dns.server],
+    });
+    const opened = captureEvents(t, "connection-open");
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(() => agent.destroy());
+    const status = async (url: string) => (await getVia(port, url, {}, agent)).status;
+    const allowed = `http://127.0.0.1:${good.port}/`;
+    const denied = `http://127.0.0.3:${good.port}/`;
+    const name = `http://rebind.test:${good.port}/`;
+    // A denial closes the connection: each group below runs on one connection of its own.
+    assert.deepEqual(
+      [await status(allowed), await status(allowed), await status(denied)],
+      [200, 200, 403],
+    );
+    assert.equal(opened.length, 1, "the three requests shared a connection");
+    assert.deepEqual([await status(name), await status(name)], [200, 403], "the new answer");
+    assert.equal(opened.length, 2);
+    assert.equal(await status(allowed), 200);
+    proxy.setPolicy(policyOf("!127.0.0.1\n127.0.0.0/8"));
+    assert.equal(await status(allowed), 403, "the new policy");
+    assert.equal(opened.length, 3);
+    assert.equal(other.seen.length, 0);
+    assert.equal(good.seen.length, 4);
   });
 
   it("a name the rules deny is never looked up", async (t) => {
