@@ -243,6 +243,30 @@ describe("check", () => {
     );
   });
 
+  it("refuses the HTTP proxy timeouts of 0 that the proxy refuses at start", async () => {
+    const env = {
+      EGRESS_HTTP_PROXY_DESTINATION: "*.example.com",
+      EGRESS_HTTP_PROXY_IDLE_TIMEOUT: "0",
+      EGRESS_HTTP_PROXY_CONNECT_TIMEOUT: "0.0",
+      EGRESS_HTTP_PROXY_DNS_CACHE_SECONDS: "0",
+      EGRESS_ADMIN_PORT: "0",
+    };
+    const fix = "a timeout of 0 would fail every request; use a positive number of seconds";
+    const checked = await runCli(["check"], env);
+    assert.equal(checked.code, 1, checked.stdout);
+    assert.deepEqual(checked.stderr.trimEnd().split("\n").slice(0, 2), [
+      `EGRESS_HTTP_PROXY_IDLE_TIMEOUT: Cannot use "0": ${fix}`,
+      `EGRESS_HTTP_PROXY_CONNECT_TIMEOUT: Cannot use "0.0": ${fix}`,
+    ]);
+    // The proxy itself says the same and does not start.
+    const started = await runCli(["http-proxy", "--http-proxy-port", "1"], env);
+    assert.equal(started.code, 1);
+    assert.match(
+      started.stderr,
+      new RegExp(`EGRESS_HTTP_PROXY_IDLE_TIMEOUT: Cannot use "0": ${fix}`),
+    );
+  });
+
   it("no settings: says so, exit 2", async () => {
     const r = await runCli(["check"], {});
     assert.equal(r.code, 2);

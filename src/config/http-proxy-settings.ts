@@ -93,19 +93,9 @@ export function readHttpProxySettings(env: Env, flags: Flags): HttpProxySettings
     }
     return r;
   }
-  const ms = (key: SettingKey, fallback: number, zeroOk = false): number =>
-    checked(
-      key,
-      (v) => {
-        const state = settings[key].check?.(v);
-        if (state !== undefined) return state;
-        if (Number(v) === 0 && !zeroOk) {
-          return "a timeout of 0 would fail every request; use a positive number of seconds";
-        }
-        return Math.round(Number(v) * 1000);
-      },
-      fallback,
-    );
+  // The catalogue's check (the one `check` runs) says which values are refused, 0 included.
+  const ms = (key: SettingKey, fallback: number): number =>
+    checked(key, (v) => settings[key].check?.(v) ?? Math.round(Number(v) * 1000), fallback);
 
   const addressText = get("httpProxyAddress");
   const addressState = settings.httpProxyAddress.check?.(addressText);
@@ -136,7 +126,7 @@ export function readHttpProxySettings(env: Env, flags: Flags): HttpProxySettings
     connectTimeoutMs: ms("httpProxyConnectTimeout", 10_000),
     dnsServers: checked("httpProxyDnsServers", parseDnsServers, []),
     dnsTimeoutMs: ms("httpProxyDnsTimeout", 5_000),
-    dnsCacheMs: ms("httpProxyDnsCacheSeconds", 5_000, true),
+    dnsCacheMs: ms("httpProxyDnsCacheSeconds", 5_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(result);
