@@ -95,12 +95,18 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     new ClientConnection(handle, ctx);
   };
 
+  // Activity is stamped with the coarse clock, which may be up to a tick behind the event, so
+  // the timeouts are judged a tick later: never early, at most two ticks late. (Judged at
+  // `now`, a 30 s head timeout could answer 408 "not complete after 30 s" at 29 s.) The pool
+  // is swept at `now`: its idle limit must stay below the servers' own.
+  const tick = sweepInterval(options);
   const sweeper = setInterval(() => {
     const now = Date.now();
     ctx.clock.now = now;
-    for (const c of ctx.connections) c.checkTimers(now);
+    const due = now - tick;
+    for (const c of ctx.connections) c.checkTimers(due);
     ctx.pool.sweep(now);
-  }, sweepInterval(options));
+  }, tick);
   sweeper.unref();
 
   let closing: Promise<void> | undefined;
