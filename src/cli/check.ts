@@ -1,6 +1,8 @@
 // `egress-router check`: validates every EGRESS_* setting given (environment, flags, files),
 // prints the normalized rules on stdout and exits 0; or prints every problem on stderr, the
 // first OpenShift message as the last line, and exits 1 (spec/cli.md §3).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey, type SettingSpec } from "../config/catalogue.ts";
 import { formatDnsProxyRule, parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
@@ -20,12 +22,19 @@ import type { Command } from "./command.ts";
 import { allSettingKeys, parseCommandArgs, settingFlagHelp } from "./flags.ts";
 import { formatProblems } from "./print-problems.ts";
 
+/** Given as a variable, a flag, a file, or a file of the config directory (a ConfigMap). */
 export function isPresent(spec: SettingSpec, env: Env, flags: Flags): boolean {
+  const dirFlag = flags["config-dir"];
+  const dir = typeof dirFlag === "string" ? dirFlag : env["EGRESS_CONFIG_DIR"];
   return (
     env[spec.env] !== undefined ||
     flags[spec.flag] !== undefined ||
     (spec.fromFile &&
-      (env[fileEnvName(spec)] !== undefined || flags[fileFlagName(spec)] !== undefined))
+      (env[fileEnvName(spec)] !== undefined || flags[fileFlagName(spec)] !== undefined)) ||
+    (dir !== undefined &&
+      dir !== "" &&
+      spec.env !== "EGRESS_CONFIG_DIR" &&
+      existsSync(join(dir, spec.env)))
   );
 }
 
