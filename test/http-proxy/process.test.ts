@@ -260,6 +260,32 @@ describe("the proxy process refuses to start on bad settings", () => {
       ),
     );
   });
+
+  it("a port another program listens on with SO_REUSEPORT is named, not shared", async (t) => {
+    // Same user, both sockets with SO_REUSEPORT: the kernel would let the workers join the
+    // other program's group, and the two would split the port's connections between them.
+    const other = net.createServer((s) => s.end());
+    other.listen({ port: 0, host: "127.0.0.1", reusePort: true });
+    await once(other, "listening");
+    t.after(() => other.close());
+    const { port } = other.address() as net.AddressInfo;
+    const r = await runCli(
+      ["http-proxy", "--http-proxy-port", String(port), "--http-proxy-address", "127.0.0.1"],
+      {
+        EGRESS_HTTP_PROXY_DESTINATION: "*",
+        EGRESS_HTTP_PROXY_WORKERS: "2",
+        EGRESS_ADMIN_PORT: String(await freePort()),
+      },
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `EGRESS_HTTP_PROXY_PORT: Cannot listen on 127\\.0\\.0\\.1 port ${port}: the port is in use`,
+      ),
+    );
+  });
 });
 
 describe("the command line", () => {
