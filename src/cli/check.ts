@@ -6,6 +6,8 @@ import { join } from "node:path";
 import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey, type SettingSpec } from "../config/catalogue.ts";
 import { formatDnsProxyRule, parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
+import { adminPortProblems, readAdminListener } from "../config/dns-proxy-settings.ts";
+import { addressListValue } from "../config/dns-proxy-values.ts";
 import { formatHttpRule, parseHttpRules } from "../config/http-rules.ts";
 import {
   fileEnvName,
@@ -15,7 +17,7 @@ import {
   type Env,
   type Flags,
 } from "../config/read-setting.ts";
-import type { HttpRule } from "../config/types.ts";
+import type { DnsProxyRule, HttpRule } from "../config/types.ts";
 import { readRouterConfig } from "../config/router-config.ts";
 import { formatRedirectRule, parseRedirectRules } from "../config/redirect-rules.ts";
 import type { Command } from "./command.ts";
@@ -56,6 +58,14 @@ const handled: ReadonlySet<SettingKey> = new Set<SettingKey>([
 ]);
 
 export function checkSettings(env: Env, flags: Flags): CheckReport {
+  /** A DNS proxy rule on the admin server's port, as the proxy would refuse it at start. */
+  const dnsProxyAddresses = (): readonly string[] => {
+    const text = readSetting(settings.dnsProxyAddress, env, flags).setting.value ?? "::";
+    const parsed = addressListValue(text.trim());
+    return "value" in parsed ? parsed.value : [];
+  };
+  const dnsProxyAdminClash = (rules: readonly DnsProxyRule[]) =>
+    adminPortProblems(rules, readAdminListener(env, flags), dnsProxyAddresses());
   const output: string[] = [];
   const problems: ConfigProblem[] = [];
   let checked = 0;
@@ -112,6 +122,9 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
     const r = readSetting(spec, env, flags);
     const parsed = g.parse(r.setting.value);
     problems.push(...r.problems, ...parsed.problems);
+    if (g.key === "dnsProxyDestination") {
+      problems.push(...dnsProxyAdminClash(parsed.rules as readonly DnsProxyRule[]));
+    }
     if (parsed.problems.length === 0 && r.problems.length === 0) {
       const rules = parsed.rules as readonly never[];
       output.push(

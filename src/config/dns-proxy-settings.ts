@@ -1,6 +1,7 @@
 // The DNS proxy's settings (catalogue entries EGRESS_DNS_PROXY_*) read into the options the
 // forwarders run with, and the compile step rule text → ForwardConfig the daemon host calls
 // at start and on every reload.
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import type {
   Balance,
@@ -33,6 +34,49 @@ import type { DnsProxyRule } from "./types.ts";
 export interface DnsProxySettings {
   readonly options: ForwardOptions;
   readonly idle: IdleTimeouts;
+  /** where the admin server listens (port 0: off), so that no rule is given its port */
+  readonly admin?: AdminListener | undefined;
+}
+
+export interface AdminListener {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** The admin server's address and port as the daemon will read them (undefined when off). */
+export function readAdminListener(env: Env, flags: Flags): AdminListener | undefined {
+  const port = readSetting(settings.adminPort, env, flags).setting.value ?? "";
+  const address = readSetting(settings.adminAddress, env, flags).setting.value ?? "::";
+  // A bad value is the daemon's to report; 0 turns the admin server off.
+  if (!/^\d{1,5}$/.test(port) || Number(port) === 0 || isIP(address) === 0) return undefined;
+  return { address, port: Number(port) };
+}
+
+const wildcard = (a: string): boolean => a === "::" || a === "0.0.0.0";
+
+/**
+ * A rule whose port the admin server listens on would fail at start or reload with "port in
+ * use". OpenShift's image had no admin server, so such a rule is a likely surprise: say so,
+ * naming both settings and the way out.
+ */
+export function adminPortProblems(
+  rules: readonly DnsProxyRule[],
+  admin: AdminListener | undefined,
+  listenAddresses: readonly string[],
+): ConfigProblem[] {
+  if (admin === undefined) return [];
+  const overlaps = listenAddresses.some(
+    (a) => a === admin.address || wildcard(a) || wildcard(admin.address),
+  );
+  if (!overlaps) return [];
+  return rules
+    .filter((r) => r.localPort === admin.port)
+    .map((r) => ({
+      code: "port-duplicate",
+      setting: settings.dnsProxyDestination.env,
+      line: r.line,
+      message: `${settings.dnsProxyDestination.env} line ${r.line}: Cannot listen on port ${r.localPort}: the admin server (metrics, health) listens there (${settings.adminPort.env}=${admin.port}); set ${settings.adminPort.env} to another port (0 turns it off), or use another local port`,
+    }));
 }
 
 /** Every setting of the DNS proxy other than its rules (read once: a change needs a restart). */
@@ -136,7 +180,7 @@ export function readDnsProxySettings(
     resolver: { ...d.resolver, servers, minTtlMs: ttl.minMs, maxTtlMs: ttl.maxMs, staleMs, family },
     threads: threads === 0 ? availableParallelism() : threads,
   };
-  return { settings: { options, idle }, problems };
+  return { settings: { options, idle, admin: readAdminListener(env, flags) }, problems };
 }
 
 /** The rules with their per-port settings, and the options: what the service runs. */
@@ -160,6 +204,10 @@ export function compileDnsProxyConfig(
 /** Rule text → ForwardConfig, or a ConfigError with every problem (the reload contract). */
 export function compileDnsProxyText(text: string, s: DnsProxySettings): ForwardConfig {
   const parsed = parseDnsProxyRules(text);
-  if (parsed.problems.length > 0) throw new ConfigError(parsed.problems);
+  const problems = [
+    ...parsed.problems,
+    ...adminPortProblems(parsed.rules, s.admin, s.options.listenAddresses),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
   return compileDnsProxyConfig(parsed.rules, s);
 }
