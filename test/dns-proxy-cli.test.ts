@@ -232,6 +232,19 @@ describe("egress-router dns-proxy", () => {
     assert.equal(apart.code, 0, apart.stderr);
   });
 
+  it("check warns of a per-port idle timeout for a port no rule listens on", async () => {
+    const r = await runCli(["check", "--dns-proxy-idle-timeout", "1h,5423=8h,5432=0"], {
+      EGRESS_DNS_PROXY_DESTINATION: "5432 db.example.com",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout.split("\n").filter((l) => l.startsWith("# warning")),
+      [
+        "# warning: EGRESS_DNS_PROXY_IDLE_TIMEOUT sets a timeout for port 5423, which no EGRESS_DNS_PROXY_DESTINATION line listens on; it has no effect (a typo?)",
+      ],
+    );
+  });
+
   it("reloads the rules file: a new port opens, the old one keeps serving", async (t) => {
     const backend = await startBackend(t, "127.0.0.2");
     const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];

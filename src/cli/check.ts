@@ -7,7 +7,7 @@ import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey, type SettingSpec } from "../config/catalogue.ts";
 import { formatDnsProxyRule, parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
 import { adminPortProblems, readAdminListener } from "../config/dns-proxy-settings.ts";
-import { addressListValue } from "../config/dns-proxy-values.ts";
+import { addressListValue, idleTimeoutsValue } from "../config/dns-proxy-values.ts";
 import { formatHttpRule, parseHttpRules } from "../config/http-rules.ts";
 import {
   fileEnvName,
@@ -66,6 +66,20 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
   };
   const dnsProxyAdminClash = (rules: readonly DnsProxyRule[]) =>
     adminPortProblems(rules, readAdminListener(env, flags), dnsProxyAddresses());
+  /** A per-port idle timeout for a port no rule listens on: a likely typo, said, not refused
+   * (a reload that removes a rule must not fail for it). */
+  const idlePortWarnings = (rules: readonly DnsProxyRule[]): string[] => {
+    const spec = settings.dnsProxyIdleTimeout;
+    const parsed = idleTimeoutsValue((readSetting(spec, env, flags).setting.value ?? "").trim());
+    if (!("value" in parsed)) return [];
+    const used = new Set(rules.map((r) => r.localPort));
+    return [...parsed.value.perPort.keys()]
+      .filter((port) => !used.has(port))
+      .map(
+        (port) =>
+          `# warning: ${spec.env} sets a timeout for port ${port}, which no ${settings.dnsProxyDestination.env} line listens on; it has no effect (a typo?)`,
+      );
+  };
   const output: string[] = [];
   const problems: ConfigProblem[] = [];
   let checked = 0;
@@ -131,6 +145,9 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
         `# ${spec.env} (${r.setting.origin}): ${rules.length} rule(s)${g.describe(rules)}`,
       );
       output.push(...rules.map((rule) => g.format(rule)));
+      if (g.key === "dnsProxyDestination") {
+        output.push(...idlePortWarnings(parsed.rules as readonly DnsProxyRule[]));
+      }
     }
   }
 
