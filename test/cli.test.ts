@@ -268,6 +268,22 @@ describe("check", () => {
     );
   });
 
+  it("the HTTP proxy's port on the admin server's port: both settings named, by check and at start", async () => {
+    const env = { EGRESS_HTTP_PROXY_DESTINATION: "*.example.com", EGRESS_HTTP_PROXY_PORT: "9090" };
+    const said =
+      "EGRESS_HTTP_PROXY_PORT: Cannot listen on port 9090: the admin server (metrics, health) listens there (EGRESS_ADMIN_PORT=9090); set EGRESS_HTTP_PROXY_PORT or EGRESS_ADMIN_PORT to another port";
+    const [checked, started, off] = await Promise.all([
+      runCli(["check"], env),
+      runCli(["http-proxy"], env),
+      runCli(["check"], { ...env, EGRESS_ADMIN_PORT: "0" }),
+    ]);
+    assert.equal(checked.code, 1, checked.stdout);
+    assert.equal(checked.stderr.trimEnd().split("\n")[0], said);
+    assert.equal(started.code, 1, started.stdout);
+    assert.equal(started.stderr.trimEnd().split("\n").at(-1), said);
+    assert.equal(off.code, 0, off.stderr);
+  });
+
   it("no settings: says so, exit 2", async () => {
     const r = await runCli(["check"], {});
     assert.equal(r.code, 2);

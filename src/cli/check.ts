@@ -6,7 +6,8 @@ import { join } from "node:path";
 import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey, type SettingSpec } from "../config/catalogue.ts";
 import { formatDnsProxyRule, parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
-import { adminPortProblems, readAdminListener } from "../config/dns-proxy-settings.ts";
+import { httpProxyAdminClash, readAdminListener } from "../config/admin-listener.ts";
+import { adminPortProblems } from "../config/dns-proxy-settings.ts";
 import { addressListValue, idleTimeoutsValue } from "../config/dns-proxy-values.ts";
 import { formatHttpRule, parseHttpRules } from "../config/http-rules.ts";
 import {
@@ -138,6 +139,8 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
     problems.push(...r.problems, ...parsed.problems);
     if (g.key === "dnsProxyDestination") {
       problems.push(...dnsProxyAdminClash(parsed.rules as readonly DnsProxyRule[]));
+    } else {
+      problems.push(...httpProxyAdminClash(env, flags));
     }
     if (parsed.problems.length === 0 && r.problems.length === 0) {
       const rules = parsed.rules as readonly never[];

@@ -1,7 +1,6 @@
 // The DNS proxy's settings (catalogue entries EGRESS_DNS_PROXY_*) read into the options the
 // forwarders run with, and the compile step rule text → ForwardConfig the daemon host calls
 // at start and on every reload.
-import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import type {
   Balance,
@@ -28,6 +27,7 @@ import {
 } from "./dns-proxy-values.ts";
 import type { Env, Flags } from "./read-setting.ts";
 import { readSetting } from "./read-setting.ts";
+import { overlaps, readAdminListener, type AdminListener } from "./admin-listener.ts";
 import { shown } from "./rule-lines.ts";
 import type { DnsProxyRule } from "./types.ts";
 
@@ -37,22 +37,6 @@ export interface DnsProxySettings {
   /** where the admin server listens (port 0: off), so that no rule is given its port */
   readonly admin?: AdminListener | undefined;
 }
-
-export interface AdminListener {
-  readonly address: string;
-  readonly port: number;
-}
-
-/** The admin server's address and port as the daemon will read them (undefined when off). */
-export function readAdminListener(env: Env, flags: Flags): AdminListener | undefined {
-  const port = readSetting(settings.adminPort, env, flags).setting.value ?? "";
-  const address = readSetting(settings.adminAddress, env, flags).setting.value ?? "::";
-  // A bad value is the daemon's to report; 0 turns the admin server off.
-  if (!/^\d{1,5}$/.test(port) || Number(port) === 0 || isIP(address) === 0) return undefined;
-  return { address, port: Number(port) };
-}
-
-const wildcard = (a: string): boolean => a === "::" || a === "0.0.0.0";
 
 /**
  * A rule whose port the admin server listens on would fail at start or reload with "port in
@@ -65,10 +49,7 @@ export function adminPortProblems(
   listenAddresses: readonly string[],
 ): ConfigProblem[] {
   if (admin === undefined) return [];
-  const overlaps = listenAddresses.some(
-    (a) => a === admin.address || wildcard(a) || wildcard(admin.address),
-  );
-  if (!overlaps) return [];
+  if (!listenAddresses.some((a) => overlaps(a, admin.address))) return [];
   return rules
     .filter((r) => r.localPort === admin.port)
     .map((r) => ({

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { PortRange } from "../policy/http-policy.ts";
+import { httpProxyAdminClash } from "./admin-listener.ts";
 import { settings, type SettingKey } from "./catalogue.ts";
 import { ConfigError, type ConfigProblem } from "./config-error.ts";
 import {
@@ -128,6 +129,7 @@ export function readHttpProxySettings(env: Env, flags: Flags): HttpProxySettings
     dnsTimeoutMs: ms("httpProxyDnsTimeout", 5_000),
     dnsCacheMs: ms("httpProxyDnsCacheSeconds", 5_000),
   };
+  if (problems.length === 0) problems.push(...httpProxyAdminClash(env, flags));
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(result);
 }
