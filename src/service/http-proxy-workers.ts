@@ -165,6 +165,7 @@ export function workerService(
       denied: b.denied + r.stats.denied,
       audited: b.audited + r.stats.audited,
       rejected: b.rejected + r.stats.rejected,
+      refusedAtLimit: b.refusedAtLimit + r.stats.refusedAtLimit,
       generation,
       hits: b.hits.map((h, i) => h + (sameRules ? (r.stats.hits[i] ?? 0) : 0)),
     };

@@ -192,7 +192,8 @@ describe("client limits and timeouts", () => {
 
   it("over the connection limit: 503 on the extra connection, the others keep working", async (t) => {
     const origin = await startOrigin(t);
-    const { port } = await startProxy(t, LOOPBACK, { maxConnections: 2 });
+    const closes = captureEvents(t, "connection-close");
+    const { port, proxy } = await startProxy(t, LOOPBACK, { maxConnections: 2 });
     const held: net.Socket[] = [];
     for (let i = 0; i < 2; i++) {
       const s = net.connect({ port, host: "127.0.0.1" });
@@ -204,6 +205,12 @@ describe("client limits and timeouts", () => {
     const r = await rawExchange(port, get(origin.port));
     assert.equal(statusOf(r.text), 503);
     assert.match(r.text, /2 connections are open \(EGRESS_HTTP_PROXY_MAX_CONNECTIONS\)/);
+    // the refusal shows: a close line (end "limit", status 503), the status page's count
+    assert.deepEqual(
+      closes.filter((c) => c["end"] === "limit").map((c) => [c["status"], c["listener"]]),
+      [[503, "test"]],
+    );
+    assert.equal(proxy.stats().refusedAtLimit, 1);
     const first = held[0] as net.Socket;
     first.write(get(origin.port));
     const [chunk] = (await once(first, "data")) as [Buffer];
