@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { createConfigMapDir } from "./helpers/configmap.ts";
 import { runCli } from "./helpers/run-cli.ts";
 
 const router = { EGRESS_SOURCE: "198.51.100.99", EGRESS_GATEWAY: "198.51.100.1" };
@@ -243,6 +244,46 @@ describe("check", () => {
     );
   });
 
+  it("refuses the HTTP proxy timeouts of 0 that the proxy refuses at start", async () => {
+    const env = {
+      EGRESS_HTTP_PROXY_DESTINATION: "*.example.com",
+      EGRESS_HTTP_PROXY_IDLE_TIMEOUT: "0",
+      EGRESS_HTTP_PROXY_CONNECT_TIMEOUT: "0.0",
+      EGRESS_HTTP_PROXY_DNS_CACHE_SECONDS: "0",
+      EGRESS_ADMIN_PORT: "0",
+    };
+    const fix = "a timeout of 0 would fail every request; use a positive number of seconds";
+    const checked = await runCli(["check"], env);
+    assert.equal(checked.code, 1, checked.stdout);
+    assert.deepEqual(checked.stderr.trimEnd().split("\n").slice(0, 2), [
+      `EGRESS_HTTP_PROXY_IDLE_TIMEOUT: Cannot use "0": ${fix}`,
+      `EGRESS_HTTP_PROXY_CONNECT_TIMEOUT: Cannot use "0.0": ${fix}`,
+    ]);
+    // The proxy itself says the same and does not start.
+    const started = await runCli(["http-proxy", "--http-proxy-port", "1"], env);
+    assert.equal(started.code, 1);
+    assert.match(
+      started.stderr,
+      new RegExp(`EGRESS_HTTP_PROXY_IDLE_TIMEOUT: Cannot use "0": ${fix}`),
+    );
+  });
+
+  it("the HTTP proxy's port on the admin server's port: both settings named, by check and at start", async () => {
+    const env = { EGRESS_HTTP_PROXY_DESTINATION: "*.example.com", EGRESS_HTTP_PROXY_PORT: "9090" };
+    const said =
+      "EGRESS_HTTP_PROXY_PORT: Cannot listen on port 9090: the admin server (metrics, health) listens there (EGRESS_ADMIN_PORT=9090); set EGRESS_HTTP_PROXY_PORT or EGRESS_ADMIN_PORT to another port";
+    const [checked, started, off] = await Promise.all([
+      runCli(["check"], env),
+      runCli(["http-proxy"], env),
+      runCli(["check"], { ...env, EGRESS_ADMIN_PORT: "0" }),
+    ]);
+    assert.equal(checked.code, 1, checked.stdout);
+    assert.equal(checked.stderr.trimEnd().split("\n")[0], said);
+    assert.equal(started.code, 1, started.stdout);
+    assert.equal(started.stderr.trimEnd().split("\n").at(-1), said);
+    assert.equal(off.code, 0, off.stderr);
+  });
+
   it("no settings: says so, exit 2", async () => {
     const r = await runCli(["check"], {});
     assert.equal(r.code, 2);
@@ -311,6 +352,34 @@ describe("explain", () => {
       assert.equal(r.stdout, out);
     });
   }
+
+  it("check and explain read the rules and settings of a ConfigMap directory, as the pod does", async (t) => {
+    const cm = await createConfigMapDir({
+      EGRESS_HTTP_PROXY_DESTINATION: "!*.internal.example.com\n*.example.com\n",
+      EGRESS_HTTP_PROXY_CONNECT_PORTS: "443\n",
+    });
+    t.after(() => cm.remove());
+    const env = { EGRESS_CONFIG_DIR: cm.dir };
+    const checked = await runCli(["check"], env);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(
+      checked.stdout,
+      /^# EGRESS_HTTP_PROXY_DESTINATION \(EGRESS_CONFIG_DIR .*\): 2 rule\(s\).*\n!\*\.internal\.example\.com\n\*\.example\.com\n/,
+    );
+    assert.match(checked.stdout, /^# EGRESS_HTTP_PROXY_CONNECT_PORTS=443$/m);
+    const denied = await runCli(["explain", "db.internal.example.com:443"], env);
+    assert.equal(denied.code, 0, denied.stderr);
+    assert.match(denied.stdout, /is denied: domain-matched: rule line 1/);
+    // the CONNECT ports of the directory apply, and --config-dir works as the variable does
+    const port = await runCli(["explain", "www.example.com:22", "--config-dir", cm.dir], {});
+    assert.equal(port.code, 0, port.stderr);
+    assert.match(port.stdout, /is denied: port-not-allowed/);
+    // a bad file in the directory is found by check, as the proxy would refuse it
+    await cm.update({ EGRESS_HTTP_PROXY_DESTINATION: "foo_bar.com\n" });
+    const bad = await runCli(["check"], env);
+    assert.equal(bad.code, 1, bad.stdout);
+    assert.match(bad.stderr, /^EGRESS_HTTP_PROXY_DESTINATION line 1: Cannot use "foo_bar\.com"/);
+  });
 
   it("bad rules: the problems, exit 1", async () => {
     const r = await runCli(["explain", "80"], { EGRESS_DESTINATION: "80 tcp nowhere" });

@@ -279,6 +279,43 @@ describe("egress-router as the DNS proxy image: observability", () => {
 });
 
 describe("egress-router dns-proxy", () => {
+  it("a rule on the admin server's port is refused by check and at start, naming both settings", async () => {
+    // OpenShift's image had no admin server: a rule for 9090 worked there.
+    const fix =
+      "EGRESS_DNS_PROXY_DESTINATION line 2: Cannot listen on port 9090: the admin server (metrics, health) listens there (EGRESS_ADMIN_PORT=9090); set EGRESS_ADMIN_PORT to another port (0 turns it off), or use another local port";
+    const env = { EGRESS_DNS_PROXY_DESTINATION: "5432 203.0.113.7\n9090 203.0.113.8" };
+    const [checked, started, moved, apart] = await Promise.all([
+      runCli(["check"], env),
+      runCli(["dns-proxy"], env),
+      runCli(["check"], { ...env, EGRESS_ADMIN_PORT: "9191" }),
+      runCli(["check"], {
+        ...env,
+        EGRESS_ADMIN_ADDRESS: "127.0.0.1",
+        EGRESS_DNS_PROXY_ADDRESS: "198.51.100.1",
+      }),
+    ]);
+    assert.equal(checked.code, 1, checked.stdout);
+    assert.equal(checked.stderr.trimEnd().split("\n")[0], fix);
+    assert.equal(started.code, 1, started.stdout);
+    assert.match(started.stderr, new RegExp(fix.replace(/[()=.]/g, "\\$&")));
+    // another admin port, or addresses that do not overlap: nothing to say
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.equal(apart.code, 0, apart.stderr);
+  });
+
+  it("check warns of a per-port idle timeout for a port no rule listens on", async () => {
+    const r = await runCli(["check", "--dns-proxy-idle-timeout", "1h,5423=8h,5432=0"], {
+      EGRESS_DNS_PROXY_DESTINATION: "5432 db.example.com",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout.split("\n").filter((l) => l.startsWith("# warning")),
+      [
+        "# warning: EGRESS_DNS_PROXY_IDLE_TIMEOUT sets a timeout for port 5423, which no EGRESS_DNS_PROXY_DESTINATION line listens on; it has no effect (a typo?)",
+      ],
+    );
+  });
+
   it("reloads the rules file: a new port opens, the old one keeps serving", async (t) => {
     const backend = await startBackend(t, "127.0.0.2");
     const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];

@@ -121,6 +121,30 @@ for (const threads of [1, 2]) {
       await roundTrip(p1, "port 1 unchanged");
     });
 
+    it("a port another program listens on with SO_REUSEPORT is refused, not shared", async (t) => {
+      // Same user, both sockets with SO_REUSEPORT: the kernel would let the proxy's threads
+      // join the other program's group and split its connections with it.
+      const a = await startBackend(t, "127.0.0.2");
+      const [p1, taken] = [await freeTcpPort(), await freeTcpPort()];
+      const other = net.createServer((s) => s.end("the other program\n"));
+      other.listen({ port: taken, host: "127.0.0.1", reusePort: true });
+      await new Promise((r) => other.once("listening", r));
+      t.after(() => other.close());
+      const refused = new RegExp(
+        `EGRESS_DNS_PROXY_DESTINATION line 2: Cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`,
+      );
+      const listenAddresses = ["127.0.0.1"];
+      const rules = [rule(1, p1, "127.0.0.2", a.port), rule(2, taken, "127.0.0.2", a.port)];
+      await assert.rejects(startProxy(t, rules, { listenAddresses, threads }), refused);
+      const proxy = await startProxy(t, [rules[0]!], { listenAddresses, threads });
+      await assert.rejects(proxy.apply({ rules, options: proxy.options }), refused);
+      await roundTrip(p1, "old rules");
+      assert.deepEqual(
+        proxy.status().listeners.map((l) => l.port),
+        [p1],
+      );
+    });
+
     it("rejects rules whose port cannot be opened and keeps serving the old ones", async (t) => {
       const a = await startBackend(t, "127.0.0.2");
       const [p1, taken] = [await freeTcpPort(), await freeTcpPort()];
@@ -134,7 +158,9 @@ for (const threads of [1, 2]) {
           rules: [rule(1, p1, "127.0.0.3", a.port), rule(2, taken, "127.0.0.2", a.port)],
           options: proxy.options,
         }),
-        new RegExp(`^Error: line 2: Cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`),
+        new RegExp(
+          `^Error: EGRESS_DNS_PROXY_DESTINATION line 2: Cannot listen on 127\\.0\\.0\\.1:${taken}: .*EADDRINUSE`,
+        ),
       );
       await roundTrip(p1, "old rules");
       assert.equal(a.accepted, 1);

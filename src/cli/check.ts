@@ -1,9 +1,14 @@
 // `egress-router check`: validates every EGRESS_* setting given (environment, flags, files),
 // prints the normalized rules on stdout and exits 0; or prints every problem on stderr, the
 // first OpenShift message as the last line, and exits 1 (spec/cli.md §3).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey, type SettingSpec } from "../config/catalogue.ts";
 import { formatDnsProxyRule, parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
+import { httpProxyAdminClash, readAdminListener } from "../config/admin-listener.ts";
+import { adminPortProblems } from "../config/dns-proxy-settings.ts";
+import { addressListValue, idleTimeoutsValue } from "../config/dns-proxy-values.ts";
 import { formatHttpRule, parseHttpRules } from "../config/http-rules.ts";
 import {
   fileEnvName,
@@ -13,19 +18,26 @@ import {
   type Env,
   type Flags,
 } from "../config/read-setting.ts";
-import type { HttpRule } from "../config/types.ts";
+import type { DnsProxyRule, HttpRule } from "../config/types.ts";
 import { readRouterConfig } from "../config/router-config.ts";
 import { formatRedirectRule, parseRedirectRules } from "../config/redirect-rules.ts";
 import type { Command } from "./command.ts";
 import { allSettingKeys, parseCommandArgs, settingFlagHelp } from "./flags.ts";
 import { formatProblems } from "./print-problems.ts";
 
+/** Given as a variable, a flag, a file, or a file of the config directory (a ConfigMap). */
 export function isPresent(spec: SettingSpec, env: Env, flags: Flags): boolean {
+  const dirFlag = flags["config-dir"];
+  const dir = typeof dirFlag === "string" ? dirFlag : env["EGRESS_CONFIG_DIR"];
   return (
     env[spec.env] !== undefined ||
     flags[spec.flag] !== undefined ||
     (spec.fromFile &&
-      (env[fileEnvName(spec)] !== undefined || flags[fileFlagName(spec)] !== undefined))
+      (env[fileEnvName(spec)] !== undefined || flags[fileFlagName(spec)] !== undefined)) ||
+    (dir !== undefined &&
+      dir !== "" &&
+      spec.env !== "EGRESS_CONFIG_DIR" &&
+      existsSync(join(dir, spec.env)))
   );
 }
 
@@ -47,6 +59,28 @@ const handled: ReadonlySet<SettingKey> = new Set<SettingKey>([
 ]);
 
 export function checkSettings(env: Env, flags: Flags): CheckReport {
+  /** A DNS proxy rule on the admin server's port, as the proxy would refuse it at start. */
+  const dnsProxyAddresses = (): readonly string[] => {
+    const text = readSetting(settings.dnsProxyAddress, env, flags).setting.value ?? "::";
+    const parsed = addressListValue(text.trim());
+    return "value" in parsed ? parsed.value : [];
+  };
+  const dnsProxyAdminClash = (rules: readonly DnsProxyRule[]) =>
+    adminPortProblems(rules, readAdminListener(env, flags), dnsProxyAddresses());
+  /** A per-port idle timeout for a port no rule listens on: a likely typo, said, not refused
+   * (a reload that removes a rule must not fail for it). */
+  const idlePortWarnings = (rules: readonly DnsProxyRule[]): string[] => {
+    const spec = settings.dnsProxyIdleTimeout;
+    const parsed = idleTimeoutsValue((readSetting(spec, env, flags).setting.value ?? "").trim());
+    if (!("value" in parsed)) return [];
+    const used = new Set(rules.map((r) => r.localPort));
+    return [...parsed.value.perPort.keys()]
+      .filter((port) => !used.has(port))
+      .map(
+        (port) =>
+          `# warning: ${spec.env} sets a timeout for port ${port}, which no ${settings.dnsProxyDestination.env} line listens on; it has no effect (a typo?)`,
+      );
+  };
   const output: string[] = [];
   const problems: ConfigProblem[] = [];
   let checked = 0;
@@ -103,12 +137,20 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
     const r = readSetting(spec, env, flags);
     const parsed = g.parse(r.setting.value);
     problems.push(...r.problems, ...parsed.problems);
+    if (g.key === "dnsProxyDestination") {
+      problems.push(...dnsProxyAdminClash(parsed.rules as readonly DnsProxyRule[]));
+    } else {
+      problems.push(...httpProxyAdminClash(env, flags));
+    }
     if (parsed.problems.length === 0 && r.problems.length === 0) {
       const rules = parsed.rules as readonly never[];
       output.push(
         `# ${spec.env} (${r.setting.origin}): ${rules.length} rule(s)${g.describe(rules)}`,
       );
       output.push(...rules.map((rule) => g.format(rule)));
+      if (g.key === "dnsProxyDestination") {
+        output.push(...idlePortWarnings(parsed.rules as readonly DnsProxyRule[]));
+      }
     }
   }
 

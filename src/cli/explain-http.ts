@@ -5,7 +5,7 @@ import { ConfigError } from "../config/config-error.ts";
 import { settings } from "../config/catalogue.ts";
 import { parseDnsServers, parsePortList } from "../config/http-proxy-values.ts";
 import { parseHttpRules } from "../config/http-rules.ts";
-import { readSetting, type Env } from "../config/read-setting.ts";
+import { readSetting, type Env, type Flags } from "../config/read-setting.ts";
 import { createResolver, ResolveError } from "../net/resolver.ts";
 import { canonicalHost, describeHostProblem, hostForAuthority } from "../policy/canonical-host.ts";
 import { decide, decideName } from "../policy/decide.ts";
@@ -37,11 +37,12 @@ export async function explainHttp(
   text: string | undefined,
   query: string,
   env: Env,
+  flags: Flags = {},
 ): Promise<string[]> {
   const parsed = parseHttpRules(text);
-  const portsText = readSetting(settings.httpProxyConnectPorts, env, {}).setting.value ?? "";
+  const portsText = readSetting(settings.httpProxyConnectPorts, env, flags).setting.value ?? "";
   const ports = parsePortList(portsText);
-  const serversText = readSetting(settings.httpProxyDnsServers, env, {}).setting.value ?? "";
+  const serversText = readSetting(settings.httpProxyDnsServers, env, flags).setting.value ?? "";
   const servers = parseDnsServers(serversText);
   const problems = [...parsed.problems];
   for (const [key, value, r] of [

@@ -15,6 +15,15 @@ import { explainHttp } from "./explain-http.ts";
 import { parseCommandArgs, settingFlagHelp } from "./flags.ts";
 
 const keys = ["destination", "httpProxyDestination", "dnsProxyDestination"] as const;
+/** The other settings an answer depends on: where the rules may live, how names resolve. */
+const explainSettings = [
+  "configDir",
+  "httpProxyConnectPorts",
+  "httpProxyDnsServers",
+  "dnsProxyNameservers",
+  "dnsProxyAddressFamily",
+  "dnsProxyDnsTtl",
+] as const;
 
 /** `80`, `80/udp` or `udp/80`; protocol undefined when not given. */
 export function parsePortQuery(
@@ -89,7 +98,7 @@ export async function explain(env: Env, flags: Flags, query: string): Promise<st
         out.push(...(await explainDnsProxyResolution(p.rules, query, env, flags)));
       }
     } else {
-      out.push(...(await explainHttp(read(key), query, env)));
+      out.push(...(await explainHttp(read(key), query, env, flags)));
     }
   }
   return out;
@@ -110,13 +119,13 @@ Answers, for the rules given (environment, flags or files), what happens to a de
                      resolves to now (with the DNS proxy's servers and address family)
 
 Settings flags:
-${settingFlagHelp(keys)}
+${settingFlagHelp([...keys, ...explainSettings])}
 `,
   async run(args, env) {
     const { flags, positionals } = parseCommandArgs(
       "explain",
       args,
-      [...keys, "dnsProxyNameservers", "dnsProxyAddressFamily", "dnsProxyDnsTtl"],
+      [...keys, ...explainSettings],
       { resolve: { type: "boolean" } },
       true,
     );

@@ -52,6 +52,13 @@ export const valueChecks = {
   },
   seconds: (v: string): string | undefined =>
     /^\d+(\.\d+)?$/.test(v) ? undefined : "not a number of seconds; use e.g. 30 or 0.5",
+  /** A timeout: seconds, and not 0 (every request would time out at once). */
+  timeoutSeconds: (v: string): string | undefined => {
+    if (!/^\d+(\.\d+)?$/.test(v)) return "not a number of seconds; use e.g. 30 or 0.5";
+    return Number(v) === 0
+      ? "a timeout of 0 would fail every request; use a positive number of seconds"
+      : undefined;
+  },
   address: (v: string): string | undefined =>
     isIP(v) !== 0 ? undefined : "not an IP address; use e.g. :: (all), 0.0.0.0 or 127.0.0.1",
   interfaceName: (v: string): string | undefined => {
@@ -303,25 +310,25 @@ export const settings = {
     "EGRESS_HTTP_PROXY_HEADER_TIMEOUT",
     "http-proxy-header-timeout",
     "Seconds a client has to send a complete request head from its first byte; then 408.",
-    { default: "30", check: valueChecks.seconds },
+    { default: "30", check: valueChecks.timeoutSeconds },
   ),
   httpProxyKeepAliveTimeout: setting(
     "EGRESS_HTTP_PROXY_KEEPALIVE_TIMEOUT",
     "http-proxy-keepalive-timeout",
     "Seconds an idle client connection is kept open between requests.",
-    { default: "60", check: valueChecks.seconds },
+    { default: "60", check: valueChecks.timeoutSeconds },
   ),
   httpProxyIdleTimeout: setting(
     "EGRESS_HTTP_PROXY_IDLE_TIMEOUT",
     "http-proxy-idle-timeout",
     "Seconds without a byte moving during a request, a response or a CONNECT tunnel; then 408/504 or the connection is closed.",
-    { default: "900", check: valueChecks.seconds },
+    { default: "900", check: valueChecks.timeoutSeconds },
   ),
   httpProxyConnectTimeout: setting(
     "EGRESS_HTTP_PROXY_CONNECT_TIMEOUT",
     "http-proxy-connect-timeout",
     "Seconds to connect to a destination (all its addresses); then 504.",
-    { default: "10", check: valueChecks.seconds },
+    { default: "10", check: valueChecks.timeoutSeconds },
   ),
   httpProxyDnsServers: setting(
     "EGRESS_HTTP_PROXY_DNS_SERVERS",
@@ -333,7 +340,7 @@ export const settings = {
     "EGRESS_HTTP_PROXY_DNS_TIMEOUT",
     "http-proxy-dns-timeout",
     "Seconds a name lookup may take; then 504.",
-    { default: "5", check: valueChecks.seconds },
+    { default: "5", check: valueChecks.timeoutSeconds },
   ),
   httpProxyDnsCacheSeconds: setting(
     "EGRESS_HTTP_PROXY_DNS_CACHE_SECONDS",

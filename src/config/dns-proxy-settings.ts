@@ -27,12 +27,37 @@ import {
 } from "./dns-proxy-values.ts";
 import type { Env, Flags } from "./read-setting.ts";
 import { readSetting } from "./read-setting.ts";
+import { overlaps, readAdminListener, type AdminListener } from "./admin-listener.ts";
 import { shown } from "./rule-lines.ts";
 import type { DnsProxyRule } from "./types.ts";
 
 export interface DnsProxySettings {
   readonly options: ForwardOptions;
   readonly idle: IdleTimeouts;
+  /** where the admin server listens (port 0: off), so that no rule is given its port */
+  readonly admin?: AdminListener | undefined;
+}
+
+/**
+ * A rule whose port the admin server listens on would fail at start or reload with "port in
+ * use". OpenShift's image had no admin server, so such a rule is a likely surprise: say so,
+ * naming both settings and the way out.
+ */
+export function adminPortProblems(
+  rules: readonly DnsProxyRule[],
+  admin: AdminListener | undefined,
+  listenAddresses: readonly string[],
+): ConfigProblem[] {
+  if (admin === undefined) return [];
+  if (!listenAddresses.some((a) => overlaps(a, admin.address))) return [];
+  return rules
+    .filter((r) => r.localPort === admin.port)
+    .map((r) => ({
+      code: "port-duplicate",
+      setting: settings.dnsProxyDestination.env,
+      line: r.line,
+      message: `${settings.dnsProxyDestination.env} line ${r.line}: Cannot listen on port ${r.localPort}: the admin server (metrics, health) listens there (${settings.adminPort.env}=${admin.port}); set ${settings.adminPort.env} to another port (0 turns it off), or use another local port`,
+    }));
 }
 
 /** Every setting of the DNS proxy other than its rules (read once: a change needs a restart). */
@@ -136,7 +161,7 @@ export function readDnsProxySettings(
     resolver: { ...d.resolver, servers, minTtlMs: ttl.minMs, maxTtlMs: ttl.maxMs, staleMs, family },
     threads: threads === 0 ? availableParallelism() : threads,
   };
-  return { settings: { options, idle }, problems };
+  return { settings: { options, idle, admin: readAdminListener(env, flags) }, problems };
 }
 
 /** The rules with their per-port settings, and the options: what the service runs. */
@@ -160,6 +185,10 @@ export function compileDnsProxyConfig(
 /** Rule text → ForwardConfig, or a ConfigError with every problem (the reload contract). */
 export function compileDnsProxyText(text: string, s: DnsProxySettings): ForwardConfig {
   const parsed = parseDnsProxyRules(text);
-  if (parsed.problems.length > 0) throw new ConfigError(parsed.problems);
+  const problems = [
+    ...parsed.problems,
+    ...adminPortProblems(parsed.rules, s.admin, s.options.listenAddresses),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
   return compileDnsProxyConfig(parsed.rules, s);
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { PortRange } from "../policy/http-policy.ts";
+import { httpProxyAdminClash } from "./admin-listener.ts";
 import { settings, type SettingKey } from "./catalogue.ts";
 import { ConfigError, type ConfigProblem } from "./config-error.ts";
 import {
@@ -93,19 +94,9 @@ export function readHttpProxySettings(env: Env, flags: Flags): HttpProxySettings
     }
     return r;
   }
-  const ms = (key: SettingKey, fallback: number, zeroOk = false): number =>
-    checked(
-      key,
-      (v) => {
-        const state = settings[key].check?.(v);
-        if (state !== undefined) return state;
-        if (Number(v) === 0 && !zeroOk) {
-          return "a timeout of 0 would fail every request; use a positive number of seconds";
-        }
-        return Math.round(Number(v) * 1000);
-      },
-      fallback,
-    );
+  // The catalogue's check (the one `check` runs) says which values are refused, 0 included.
+  const ms = (key: SettingKey, fallback: number): number =>
+    checked(key, (v) => settings[key].check?.(v) ?? Math.round(Number(v) * 1000), fallback);
 
   const addressText = get("httpProxyAddress");
   const addressState = settings.httpProxyAddress.check?.(addressText);
@@ -136,8 +127,9 @@ export function readHttpProxySettings(env: Env, flags: Flags): HttpProxySettings
     connectTimeoutMs: ms("httpProxyConnectTimeout", 10_000),
     dnsServers: checked("httpProxyDnsServers", parseDnsServers, []),
     dnsTimeoutMs: ms("httpProxyDnsTimeout", 5_000),
-    dnsCacheMs: ms("httpProxyDnsCacheSeconds", 5_000, true),
+    dnsCacheMs: ms("httpProxyDnsCacheSeconds", 5_000),
   };
+  if (problems.length === 0) problems.push(...httpProxyAdminClash(env, flags));
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(result);
 }

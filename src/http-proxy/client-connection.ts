@@ -60,6 +60,8 @@ export class ClientConnection {
   skipComplete = false;
   tunnel: RawTunnel | undefined = undefined;
   endReason: CloseReason | undefined = undefined;
+  /** the status of the last refusal written (for the close line: why a client got an error) */
+  refusedWith: number | undefined = undefined;
   last: ProxyRequest | undefined = undefined;
   private clientTextCache: string | undefined = undefined;
   /** the last request's target and decision, for the next one to the same server */
@@ -163,6 +165,7 @@ export class ClientConnection {
     for (const q of this.queue) q.abort();
     this.queue.length = 0;
     if (this.socket.writable) this.socket.write(renderReject(r), "utf8");
+    this.refusedWith = r.status;
     this.endReason ??= r.status === 403 ? "denied" : r.status >= 502 ? "connect-failed" : "error";
     this.lingeringClose();
   }
@@ -324,6 +327,7 @@ export class ClientConnection {
         bytesToClient: this.socket.bytesWritten,
         durationMs: performance.now() - this.openedAt,
         end: this.endReason ?? "done",
+        status: this.refusedWith,
       });
     }
   }

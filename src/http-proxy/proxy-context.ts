@@ -60,6 +60,8 @@ export interface ProxyContext {
     denied: number;
     audited: number;
     rejected: number;
+    /** connections answered 503 at EGRESS_HTTP_PROXY_MAX_CONNECTIONS */
+    refusedAtLimit: number;
   };
 }
 

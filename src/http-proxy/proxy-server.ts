@@ -14,6 +14,7 @@ import {
   type PolicyState,
   type ProxyContext,
 } from "./proxy-context.ts";
+import { channels, publishConnectionClose, publishConnectionOpen } from "../observe/events.ts";
 import { renderReject } from "./reject.ts";
 import { UpstreamPool } from "./upstream-pool.ts";
 
@@ -33,6 +34,8 @@ export interface ProxyStats {
   readonly denied: number;
   readonly audited: number;
   readonly rejected: number;
+  /** connections answered 503 at the connection limit */
+  readonly refusedAtLimit: number;
   /** generation of the policy the counters below belong to */
   readonly generation: number;
   /** decisions per rule line index, plus "no rule" last */
@@ -75,7 +78,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     connectionCount: options.connectionCount ?? localConnectionCount(),
     clock: { now: Date.now() },
     draining: false,
-    totals: { requests: 0, tunnels: 0, denied: 0, audited: 0, rejected: 0 },
+    totals: { requests: 0, tunnels: 0, denied: 0, audited: 0, rejected: 0, refusedAtLimit: 0 },
   };
   /** over-limit connections being told so; they are not counted as connections */
   const refused = new Set<RawSocket>();
@@ -89,18 +92,25 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
       return;
     }
     if (!ctx.connectionCount.tryOpen(options.maxConnections)) {
-      refuseOverLimit(handle, options.maxConnections, refused);
+      ctx.totals.refusedAtLimit++;
+      refuseOverLimit(handle, options.maxConnections, refused, options.listenerName);
       return;
     }
     new ClientConnection(handle, ctx);
   };
 
+  // Activity is stamped with the coarse clock, which may be up to a tick behind the event, so
+  // the timeouts are judged a tick later: never early, at most two ticks late. (Judged at
+  // `now`, a 30 s head timeout could answer 408 "not complete after 30 s" at 29 s.) The pool
+  // is swept at `now`: its idle limit must stay below the servers' own.
+  const tick = sweepInterval(options);
   const sweeper = setInterval(() => {
     const now = Date.now();
     ctx.clock.now = now;
-    for (const c of ctx.connections) c.checkTimers(now);
+    const due = now - tick;
+    for (const c of ctx.connections) c.checkTimers(due);
     ctx.pool.sweep(now);
-  }, sweepInterval(options));
+  }, tick);
   sweeper.unref();
 
   let closing: Promise<void> | undefined;
@@ -150,6 +160,7 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
         denied: ctx.totals.denied,
         audited: ctx.totals.audited,
         rejected: ctx.totals.rejected,
+        refusedAtLimit: ctx.totals.refusedAtLimit,
         generation: ctx.policy.generation,
         hits: Array.from(ctx.policy.hits),
       };
@@ -169,16 +180,39 @@ const refusedHandlers: SocketHandlers = {
   },
 };
 
-function refuseOverLimit(handle: TcpHandle, max: number, refused: Set<RawSocket>): void {
+function refuseOverLimit(
+  handle: TcpHandle,
+  max: number,
+  refused: Set<RawSocket>,
+  listener: string,
+): void {
   const s = new RawSocket(handle, refusedHandlers, refused);
   refused.add(s);
-  s.write(
-    renderReject({
+  const answer = renderReject({
+    status: 503,
+    message: `Cannot accept the connection: ${max} connections are open (EGRESS_HTTP_PROXY_MAX_CONNECTIONS); retry later`,
+  });
+  s.write(answer, "utf8");
+  // Said and counted as the DNS proxy does (end "limit"): the limit being hit must show.
+  if (channels.connectionClose.hasSubscribers) {
+    let a = s.remoteAddress ?? "?";
+    if (a.startsWith("::ffff:") && a.includes(".")) a = a.slice(7);
+    const client = `${a.includes(":") ? `[${a}]` : a}:${s.remotePort ?? 0}`;
+    publishConnectionOpen({ mode: "http-proxy", listener, client });
+    publishConnectionClose({
+      mode: "http-proxy",
+      listener,
+      client,
+      destination: undefined,
+      address: undefined,
+      ruleLine: undefined,
+      bytesFromClient: 0,
+      bytesToClient: Buffer.byteLength(answer),
+      durationMs: 0,
+      end: "limit",
       status: 503,
-      message: `Cannot accept the connection: ${max} connections are open (EGRESS_HTTP_PROXY_MAX_CONNECTIONS); retry later`,
-    }),
-    "utf8",
-  );
+    });
+  }
   s.end();
   s.resume(); // read (and drop) until the client closes
   setTimeout(() => s.destroy(), 2_000).unref();

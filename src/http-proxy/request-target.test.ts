@@ -25,6 +25,8 @@ describe("parseAbsoluteTarget", () => {
     ["https://example.com/", /https goes through a CONNECT tunnel/],
     ["ws://example.com/", /only http:\/\/ URLs and CONNECT are served/],
     ["http://u:p@example.com/", /credentials in the URL are refused/],
+    // the refusal does not repeat the credentials
+    ["http://user:s3cret@example.com/", /^Cannot use "<credentials>@example\.com": credentials/],
     ["http://example.com/#x", /no fragment/],
     ["http://example.com:99999/", /Cannot use port "99999"/],
     ["http://example.com:8o/", /Cannot use port "8o"/],

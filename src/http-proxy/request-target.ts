@@ -50,9 +50,12 @@ function hostAndPort(
   authority: string,
   defaultPort: number | undefined,
 ): { host: CanonicalHost; port: number } | TargetProblem {
-  if (authority.includes("@")) {
+  const at = authority.lastIndexOf("@");
+  if (at !== -1) {
+    // The answer (body and header) is what client libraries log on errors: no password in it.
+    const shown = `<credentials>${authority.slice(at)}`;
     return {
-      problem: `Cannot use ${quoted(authority)}: credentials in the URL are refused (they would be logged and forwarded); send them in an Authorization header`,
+      problem: `Cannot use ${quoted(shown)}: credentials in the URL are refused (they would be logged and forwarded); send them in an Authorization header`,
     };
   }
   let hostText: string;

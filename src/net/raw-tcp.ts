@@ -158,6 +158,25 @@ export function listenHandle(
   return h;
 }
 
+/**
+ * 0 when nothing listens on `address`:`port` yet, else the bind error code (EADDRINUSE…).
+ * Threads listening together on a port use SO_REUSEPORT, and the kernel lets a socket of the
+ * same user join the SO_REUSEPORT group of any other process on that port: the two programs
+ * would then silently share the connections, and neither bind fails. A socket without the
+ * flag does fail there: at listen(), not at bind(), since libuv sets SO_REUSEADDR. The probe
+ * listens for an instant and closes; a connection that lands on it in that instant is reset,
+ * as it would have been a moment before, when the port was closed. Run it once, in the main
+ * thread, before the threads bind.
+ */
+export function probeBind(address: string, port: number, family: 4 | 6, ipv6Only: boolean): number {
+  const h = new TCP(tcpConstants.SERVER);
+  const flags = family === 6 && ipv6Only ? tcpConstants.UV_TCP_IPV6ONLY : 0;
+  let err = family === 6 ? h.bind6(address, port, flags) : h.bind(address, port, flags);
+  if (err === 0) err = h.listen(1);
+  h.close();
+  return err;
+}
+
 /** A connect request; `done(status, handle, req)` follows the connect (status 0: connected). */
 export function connectRequest(
   done: (status: number, handle: TcpHandle, req: ConnectReq) => void,

@@ -50,6 +50,8 @@ export interface ConnectionCloseEvent {
   readonly bytesToClient: number;
   readonly durationMs: number;
   readonly end: CloseReason;
+  /** HTTP proxy: the status of the refusal the proxy itself answered last (400, 403, 502…) */
+  readonly status?: number | undefined;
 }
 
 export interface UpstreamErrorEvent {

@@ -39,6 +39,8 @@ export const logFields = {
   bytes_to_client: "Bytes sent to the client over the connection's life.",
   duration_ms: "How long the connection lasted, in milliseconds.",
   end: "How the connection ended: done, client-reset, upstream-reset, idle-timeout, connect-failed, denied, limit, drain or error.",
+  status:
+    "HTTP proxy, on connection closed: the status of the last refusal the proxy answered itself (400, 403, 408, 502, 504…).",
   kind: "Kind of upstream connect error: refused, timeout, unreachable, reset, resolve-failed, no-address or other.",
   cause:
     "What marked an upstream address down or up: connect (a client's connection attempt) or check (an active health check).",
@@ -305,6 +307,7 @@ export function subscribeLogs(
       bytes_to_client: e.bytesToClient,
       duration_ms: Math.round(e.durationMs),
       end: e.end,
+      status: e.status,
     });
   };
   const onUpstreamError = (m: unknown) => {

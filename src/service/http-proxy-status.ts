@@ -41,6 +41,7 @@ export function zeroStats(hits: number): ProxyStats {
     denied: 0,
     audited: 0,
     rejected: 0,
+    refusedAtLimit: 0,
     generation: 0,
     hits: new Array<number>(hits + 1).fill(0),
   };
@@ -69,6 +70,7 @@ export function statusOf(
     requests: sum((x) => x.requests),
     denied: sum((x) => x.denied),
     audited: sum((x) => x.audited),
+    refusedAtLimit: sum((x) => x.refusedAtLimit),
     audit: s.audit,
     ...extra,
   };

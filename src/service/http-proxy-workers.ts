@@ -5,10 +5,12 @@
 // sends every policy to all of them, sums their reports for status(), adds their metrics to
 // the host's on each scrape, replaces a worker that died, and drains them all on stop().
 import { AggregatorRegistry } from "prom-client";
+import { isIP } from "node:net";
 import { Worker as Thread } from "node:worker_threads";
 import type { HttpProxySettings } from "../config/http-proxy-settings.ts";
 import { connectionCountBytes, releaseThreadConnections } from "../http-proxy/connection-count.ts";
 import type { ProxyStats } from "../http-proxy/proxy-server.ts";
+import { errorName, probeBind } from "../net/raw-tcp.ts";
 import type { ActivitySnapshot } from "../observe/activity.ts";
 import type { MetricFamilies } from "../observe/metrics.ts";
 import type { Service, ServiceHost } from "../observe/service.ts";
@@ -163,6 +165,7 @@ export function workerService(
       denied: b.denied + r.stats.denied,
       audited: b.audited + r.stats.audited,
       rejected: b.rejected + r.stats.rejected,
+      refusedAtLimit: b.refusedAtLimit + r.stats.refusedAtLimit,
       generation,
       hits: b.hits.map((h, i) => h + (sameRules ? (r.stats.hits[i] ?? 0) : 0)),
     };
@@ -238,6 +241,14 @@ export function workerService(
       return slots.map((w) => w.thread);
     },
     async start() {
+      // The workers bind with SO_REUSEPORT, which would let them share a port another
+      // program of the same user listens on; a plain bind first finds it taken.
+      if (port !== 0) {
+        const err = probeBind(s.address, port, isIP(s.address) === 6 ? 6 : 4, false);
+        if (err !== 0 && errorName(err) === "EADDRINUSE") {
+          throw listenProblem(s, "EADDRINUSE", "EADDRINUSE");
+        }
+      }
       try {
         // The first worker alone, so that with port 0 the others learn which port it got.
         const first = spawn(0);

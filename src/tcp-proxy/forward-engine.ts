@@ -252,7 +252,7 @@ export class ForwardEngine {
         });
         opened.push([id, l]);
       } catch (err) {
-        failures.push(`line ${w.line}: ${(err as Error).message}`);
+        failures.push(`EGRESS_DNS_PROXY_DESTINATION line ${w.line}: ${(err as Error).message}`);
       }
     }
     if (failures.length > 0) {

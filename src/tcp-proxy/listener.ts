@@ -3,7 +3,7 @@
 // wait in the kernel (bounded), not in our memory.
 import { isIPv6 } from "node:net";
 import type { TcpHandle } from "../net/raw-tcp.ts";
-import { errorName, listenHandle } from "../net/raw-tcp.ts";
+import { errorName, listenHandle, probeBind } from "../net/raw-tcp.ts";
 
 export interface Listener {
   /** the address actually bound ("::", or "0.0.0.0" where the host has no IPv6) */
@@ -46,6 +46,27 @@ function onConnection(this: ServerHandle, status: number, client: TcpHandle | un
 // Backlog: room for a burst of new connections while a thread is busy.
 const backlog = 4096;
 
+function listenFailure(address: string, port: number, code: string): Error {
+  const where = address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`;
+  return new Error(`Cannot listen on ${where}: ${listenErrors[code] ?? code} (${code})`);
+}
+
+/**
+ * Throws the error bindListener would if another socket (of another process, even one using
+ * SO_REUSEPORT) already listens on `address`:`port`; see probeBind. Other errors are left
+ * to the bind itself.
+ */
+export function checkPortFree(address: string, port: number, ipv6Only: boolean): void {
+  let err = probeBind(address, port, isIPv6(address) ? 6 : 4, ipv6Only);
+  if (err !== 0 && address === "::") {
+    const code = errorName(err);
+    if (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL")
+      err = probeBind("0.0.0.0", port, 4, false);
+  }
+  if (err !== 0 && errorName(err) === "EADDRINUSE")
+    throw listenFailure(address, port, "EADDRINUSE");
+}
+
 /** Binds `address`:`port`. "::" falls back to "0.0.0.0" on hosts without IPv6. */
 export function bindListener(address: string, port: number, bind: BindOptions): Listener {
   const options = { reusePort: bind.reusePort, ipv6Only: bind.ipv6Only, backlog };
@@ -58,11 +79,7 @@ export function bindListener(address: string, port: number, bind: BindOptions): 
       h = listenHandle(bound, port, 4, options);
     }
   }
-  if (typeof h === "number") {
-    const code = errorName(h);
-    const where = bound.includes(":") ? `[${bound}]:${port}` : `${bound}:${port}`;
-    throw new Error(`Cannot listen on ${where}: ${listenErrors[code] ?? code} (${code})`);
-  }
+  if (typeof h === "number") throw listenFailure(bound, port, errorName(h));
   const server: ServerHandle = h;
   // Set once here, inherited by every accepted socket (Linux copies both on accept).
   server.setNoDelay(true);

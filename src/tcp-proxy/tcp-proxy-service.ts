@@ -4,6 +4,7 @@
 // and the main thread is left to the targets and the admin server: nothing crosses
 // between threads per connection. apply() swaps rules for new connections only; stop()
 // drains.
+import { isIPv4 } from "node:net";
 import type { MetricFamilies } from "../observe/metrics.ts";
 import type { Service, ServiceHost, ServiceStatus } from "../observe/service.ts";
 import { ConnectionLimit } from "./connection-limit.ts";
@@ -12,6 +13,7 @@ import { ForwardEngine, oldestListed } from "./forward-engine.ts";
 import type { ForwardConfig, ForwardRule } from "./forward-config.ts";
 import { targetKey } from "./forward-config.ts";
 import { ForwardWorkers } from "./forward-workers.ts";
+import { checkPortFree } from "./listener.ts";
 import type { LookupName } from "./lookup-name.ts";
 import { createLookup } from "./lookup-name.ts";
 import { TargetDirectory } from "./target-directory.ts";
@@ -205,11 +207,35 @@ class TcpProxy implements TcpProxyService {
   }
 
   /**
+   * The worker threads bind with SO_REUSEPORT, which would let them join a port another
+   * program of the same user listens on (sharing its connections) instead of failing; so
+   * each port new in `to` is first bound plainly here, once. Throws as the bind would.
+   */
+  #checkNewPortsFree(from: readonly ForwardRule[], to: readonly ForwardRule[]): void {
+    const open = new Set(from.map((r) => r.localPort));
+    const addresses = this.options.listenAddresses;
+    const ipv6Only = addresses.some((a) => isIPv4(a));
+    const failures: string[] = [];
+    for (const r of to) {
+      if (open.has(r.localPort)) continue;
+      for (const address of addresses) {
+        try {
+          checkPortFree(address, r.localPort, ipv6Only);
+        } catch (err) {
+          failures.push(`EGRESS_DNS_PROXY_DESTINATION line ${r.line}: ${(err as Error).message}`);
+        }
+      }
+    }
+    if (failures.length > 0) throw new Error(failures.sort().join("; "));
+  }
+
+  /**
    * From `from` to `to`: targets for the new rules first (names resolved), then listeners
    * in every thread; if a listener cannot open, every thread goes back to `from` and the
    * error is thrown. Targets only the old rules used are dropped last.
    */
   async #switch(from: readonly ForwardRule[], to: readonly ForwardRule[]): Promise<void> {
+    if (this.#workers) this.#checkNewPortsFree(from, to);
     await this.#directory.update([...from, ...to]);
     try {
       // The workers put themselves back to `from` when one of them fails.

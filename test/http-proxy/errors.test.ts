@@ -136,6 +136,40 @@ describe("client limits and timeouts", () => {
     assert.equal(statusOf(r.text), 408);
   });
 
+  it("timeouts never fire early: 408 and 504 come no sooner than the time they name", async (t) => {
+    // The sweeper ticks every 500 ms for these timeouts; requests are started at four points
+    // of a tick, so a timeout judged against a clock a tick behind would show on most of them.
+    const silent = await startServer(t, (s) => s.on("data", () => undefined));
+    const timeoutMs = 2000;
+    const { port } = await startProxy(t, LOOPBACK, {
+      headerTimeoutMs: timeoutMs,
+      idleTimeoutMs: timeoutMs,
+    });
+    const timed = async (delayMs: number, head: string): Promise<[number, string]> => {
+      await new Promise((r) => setTimeout(r, delayMs));
+      const socket = net.connect(port, "127.0.0.1");
+      await once(socket, "connect");
+      let text = "";
+      socket.setEncoding("utf8").on("data", (d: string) => (text += d));
+      const sentAt = performance.now();
+      socket.write(head);
+      await once(socket, "end");
+      const elapsed = performance.now() - sentAt;
+      socket.destroy();
+      return [elapsed, text];
+    };
+    const offsets = [0, 125, 250, 375];
+    const results = await Promise.all([
+      ...offsets.map((ms) => timed(ms, "GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")),
+      ...offsets.map((ms) => timed(ms, get(silent.port))),
+    ]);
+    for (const [i, [elapsed, text]] of results.entries()) {
+      assert.equal(statusOf(text), i < offsets.length ? 408 : 504, text);
+      assert.match(text, /after 2 s|for 2 s/);
+      assert.ok(elapsed >= timeoutMs, `answered after ${elapsed.toFixed(0)} ms: ${text}`);
+    }
+  });
+
   it("a request body that stops arriving: 408", async (t) => {
     const origin = await startOrigin(t);
     const { port } = await startProxy(t, LOOPBACK, { idleTimeoutMs: 300 });
@@ -158,7 +192,8 @@ describe("client limits and timeouts", () => {
 
   it("over the connection limit: 503 on the extra connection, the others keep working", async (t) => {
     const origin = await startOrigin(t);
-    const { port } = await startProxy(t, LOOPBACK, { maxConnections: 2 });
+    const closes = captureEvents(t, "connection-close");
+    const { port, proxy } = await startProxy(t, LOOPBACK, { maxConnections: 2 });
     const held: net.Socket[] = [];
     for (let i = 0; i < 2; i++) {
       const s = net.connect({ port, host: "127.0.0.1" });
@@ -170,6 +205,12 @@ describe("client limits and timeouts", () => {
     const r = await rawExchange(port, get(origin.port));
     assert.equal(statusOf(r.text), 503);
     assert.match(r.text, /2 connections are open \(EGRESS_HTTP_PROXY_MAX_CONNECTIONS\)/);
+    // the refusal shows: a close line (end "limit", status 503), the status page's count
+    assert.deepEqual(
+      closes.filter((c) => c["end"] === "limit").map((c) => [c["status"], c["listener"]]),
+      [[503, "test"]],
+    );
+    assert.equal(proxy.stats().refusedAtLimit, 1);
     const first = held[0] as net.Socket;
     first.write(get(origin.port));
     const [chunk] = (await once(first, "data")) as [Buffer];

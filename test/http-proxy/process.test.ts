@@ -196,6 +196,35 @@ describe("the proxy process", () => {
     assert.equal(line["audit"], true);
     assert.equal(line["reason"], "address-matched");
   });
+
+  it("a connection closed after a refusal says which status the client got, and not what it sent", async (t) => {
+    const origin = await startOrigin(t);
+    const p = await startProxyProcess(t, {
+      EGRESS_HTTP_PROXY_DESTINATION: "127.0.0.0/8",
+      EGRESS_HTTP_PROXY_WORKERS: "2",
+    });
+    await p.ready();
+    const asks = [
+      [`GET http://127.0.0.1:${origin.port}/?token=s3cret HTTP/1.1\r\nHost: x\r\n\r\n`, 200],
+      [`GET http://u:s3cret@127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`, 400],
+      ["GET http://203.0.113.7/?token=s3cret HTTP/1.1\r\nHost: x\r\n\r\n", 403],
+      ["GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n\r\n", 502],
+    ] as const;
+    for (const [request, status] of asks) {
+      assert.equal(statusOf((await rawExchange(p.port, request)).text), status);
+    }
+    const closed = await waitFor("four close lines", () => {
+      const c = p.logs.filter((l) => l.msg === "connection closed");
+      return c.length >= asks.length ? c : undefined;
+    });
+    assert.deepEqual(closed.map((l) => [l["end"], l["status"]]).sort(), [
+      ["connect-failed", 502],
+      ["denied", 403],
+      ["done", undefined],
+      ["error", 400],
+    ]);
+    assert.doesNotMatch(JSON.stringify(p.logs), /s3cret/);
+  });
 });
 
 describe("the proxy process refuses to start on bad settings", () => {
@@ -257,6 +286,32 @@ describe("the proxy process refuses to start on bad settings", () => {
       r.stderr,
       new RegExp(
         `EGRESS_HTTP_PROXY_PORT: Cannot listen on 127\\.0\\.0\\.1 port ${busy.port}: the port is in use`,
+      ),
+    );
+  });
+
+  it("a port another program listens on with SO_REUSEPORT is named, not shared", async (t) => {
+    // Same user, both sockets with SO_REUSEPORT: the kernel would let the workers join the
+    // other program's group, and the two would split the port's connections between them.
+    const other = net.createServer((s) => s.end());
+    other.listen({ port: 0, host: "127.0.0.1", reusePort: true });
+    await once(other, "listening");
+    t.after(() => other.close());
+    const { port } = other.address() as net.AddressInfo;
+    const r = await runCli(
+      ["http-proxy", "--http-proxy-port", String(port), "--http-proxy-address", "127.0.0.1"],
+      {
+        EGRESS_HTTP_PROXY_DESTINATION: "*",
+        EGRESS_HTTP_PROXY_WORKERS: "2",
+        EGRESS_ADMIN_PORT: String(await freePort()),
+      },
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `EGRESS_HTTP_PROXY_PORT: Cannot listen on 127\\.0\\.0\\.1 port ${port}: the port is in use`,
       ),
     );
   });
