@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { createLogger, fields, isoTime, jsonLine, type LogMessage, type LogRecord } from "./log.ts";
+import { publishUpstreamError, type UpstreamErrorEvent } from "./events.ts";
+import {
+  createLogger,
+  fields,
+  isoTime,
+  jsonLine,
+  subscribeLogs,
+  type LogMessage,
+  type LogRecord,
+} from "./log.ts";
 
 describe("log line parts", () => {
   it("isoTime writes what pino's isoTime writes, to the millisecond", () => {
@@ -115,5 +124,60 @@ describe("jsonLine", () => {
       assert.equal(untimed(ours), untimed(fromPino));
       assert.match(ours, /^\{"level":"\w+","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",/);
     }
+  });
+});
+
+describe("upstream connect failures", () => {
+  it("the first of a kind is logged at once, its repeats in one line per window, every kind apart", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      format: "json",
+      level: "info",
+      dnsProxyDebug: false,
+      destination: { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+    });
+    const unsubscribe = subscribeLogs(logger, { dnsProxyDebug: false, upstreamRepeatMs: 200 });
+    const fail = (kind: UpstreamErrorEvent["kind"], address = "192.0.2.1") =>
+      publishUpstreamError({
+        mode: "dns-proxy",
+        destination: "db.example:5432",
+        address,
+        kind,
+        message: kind,
+      });
+    const failures = () => lines.filter((l) => l["msg"] === "upstream connect failed");
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      for (let i = 0; i < 50; i++) fail("refused");
+      fail("timeout");
+      fail("refused", "192.0.2.2");
+      assert.deepEqual(
+        failures().map((l) => [l["kind"], l["address"], l["repeated"]]),
+        [
+          ["refused", "192.0.2.1", undefined],
+          ["timeout", "192.0.2.1", undefined],
+          ["refused", "192.0.2.2", undefined],
+        ],
+        "the first of each at once",
+      );
+      // (timers on a busy machine fire late: wait for the line, not for a fixed time)
+      for (let waited = 0; failures().length < 4 && waited < 30_000; waited += 20) await sleep(20);
+      assert.deepEqual(
+        failures()
+          .slice(3)
+          .map((l) => [l["kind"], l["address"], l["repeated"]]),
+        [["refused", "192.0.2.1", 49]],
+        "the 49 repeats in one line when the window is over",
+      );
+      await sleep(1500); // windows without failures: nothing more, and the next is new again
+      assert.equal(failures().length, 4);
+      fail("refused");
+      assert.equal(failures().length, 5, "logged at once after a quiet window");
+      fail("refused");
+      fail("refused");
+    } finally {
+      unsubscribe();
+    }
+    assert.equal(failures().at(-1)?.["repeated"], 2, "repeats still counted are told at the end");
   });
 });

@@ -60,6 +60,8 @@ export const logFields = {
   url: "Where the admin server listens.",
   version: "Version of the router.",
   dropped: "How many log lines were dropped because stdout did not take them (a stuck log reader).",
+  repeated:
+    "upstream connect failed: how many more failures like this one (same destination, address and kind) were not logged in the 10 s before; the metrics count every one.",
   change:
     "Redirect mode: what network set-up changed (address, route, kernel setting, announcement).",
 } as const;
@@ -73,7 +75,8 @@ export const logMessages = {
   "connection opened": "Debug level (or EGRESS_DNS_PROXY_DEBUG for the DNS proxy).",
   "connection closed":
     "One per connection close, with bytes, duration and how it ended (DNS proxy: at debug level unless EGRESS_DNS_PROXY_DEBUG).",
-  "upstream connect failed": "A connect to an upstream failed.",
+  "upstream connect failed":
+    "A connect to an upstream failed. Repeats (same destination, address and kind) are logged at most once per 10 s, with `repeated`.",
   "upstream marked down":
     "An address of a DNS-proxy destination is no longer used: a connect to it failed, or health checks did.",
   "upstream back up": "An address that was down connected again, or passed its health checks.",
@@ -267,8 +270,12 @@ export function logEvent(
 /** Subscribes the log lines to the data path's events; returns the unsubscribe function. */
 export function subscribeLogs(
   logger: Logger,
-  options: Pick<LogOptions, "dnsProxyDebug">,
+  options: Pick<LogOptions, "dnsProxyDebug"> & {
+    /** how long repeats of an upstream connect failure are counted before a line; 10 s */
+    readonly upstreamRepeatMs?: number;
+  },
 ): () => void {
+  const upstreamRepeatMs = options.upstreamRepeatMs ?? 10_000;
   const dnsLevel = options.dnsProxyDebug ? "info" : "debug";
   const onDecision = (m: unknown) => {
     const e = m as DecisionEvent;
@@ -310,8 +317,15 @@ export function subscribeLogs(
       status: e.status,
     });
   };
-  const onUpstreamError = (m: unknown) => {
-    const e = m as UpstreamErrorEvent;
+  // A destination that is down fails every client that tries it: one line per failure would
+  // bury everything else (a client retrying in a loop writes thousands a second). The first
+  // failure of a kind is logged at once; its repeats in the next 10 s are counted and told in
+  // one line when the 10 s are over. Metrics count every failure.
+  const repeats = new Map<
+    string,
+    { event: UpstreamErrorEvent; count: number; timer: NodeJS.Timeout | undefined }
+  >();
+  const upstreamLine = (e: UpstreamErrorEvent, repeated: number | undefined) => {
     log(logger, "warn", "upstream connect failed", {
       event: "upstream-error",
       mode: e.mode,
@@ -319,7 +333,35 @@ export function subscribeLogs(
       address: e.address,
       kind: e.kind,
       error: e.message,
+      repeated,
     });
+  };
+  const windowOver = (key: string) => {
+    const r = repeats.get(key);
+    if (r === undefined) return;
+    if (r.count === 0) {
+      repeats.delete(key);
+      return;
+    }
+    upstreamLine(r.event, r.count);
+    r.count = 0;
+    r.timer = setTimeout(windowOver, upstreamRepeatMs, key);
+    r.timer.unref();
+  };
+  const onUpstreamError = (m: unknown) => {
+    const e = m as UpstreamErrorEvent;
+    if (!logger.isLevelEnabled("warn")) return;
+    const key = `${e.mode}\u0000${e.destination}\u0000${e.address ?? ""}\u0000${e.kind}`;
+    const r = repeats.get(key);
+    if (r !== undefined) {
+      r.event = e;
+      r.count += 1;
+      return;
+    }
+    upstreamLine(e, undefined);
+    const timer = setTimeout(windowOver, upstreamRepeatMs, key);
+    timer.unref();
+    repeats.set(key, { event: e, count: 0, timer });
   };
   const onUpstreamHealth = (m: unknown) => {
     const e = m as UpstreamHealthEvent;
@@ -407,5 +449,11 @@ export function subscribeLogs(
   for (const [ch, fn] of subs) ch.subscribe(fn);
   return () => {
     for (const [ch, fn] of subs) ch.unsubscribe(fn);
+    // Repeats still being counted are told now (shutdown), not lost.
+    for (const r of repeats.values()) {
+      clearTimeout(r.timer);
+      if (r.count > 0) upstreamLine(r.event, r.count);
+    }
+    repeats.clear();
   };
 }
