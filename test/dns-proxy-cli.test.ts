@@ -92,11 +92,11 @@ describe("egress-router as the DNS proxy image", () => {
     assert.equal(close?.["bytes_from_client"], 5);
     assert.equal(close?.["bytes_to_client"], 5);
     assert.equal(close?.["end"], "done");
-    assert.equal(
-      router.lines.filter((l) => l["event"] === "connection-open").length,
-      6,
-      "debug: open lines too",
-    );
+    const opens = router.lines.filter((l) => l["event"] === "connection-open");
+    assert.equal(opens.length, 6, "debug: open lines too");
+    // an open line says where the connection is going and by which rule, as the close does
+    assert.equal(opens[0]?.["destination"], `127.0.0.2:${backend.port}`);
+    assert.equal(opens[0]?.["rule_line"], 2);
     router.child.kill("SIGTERM");
     assert.equal(await router.exit(), 0);
   });

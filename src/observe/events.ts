@@ -37,6 +37,10 @@ export interface ConnectionOpenEvent {
   readonly mode: DataMode;
   readonly listener: string; // e.g. "8080" or the local port of a DNS-proxy rule
   readonly client: string;
+  /** DNS proxy: the rule's destination, `host:port` (an HTTP proxy connection has many) */
+  readonly destination?: string;
+  /** DNS proxy: the line of the rule the connection arrived by */
+  readonly ruleLine?: number;
 }
 
 export interface ConnectionCloseEvent {

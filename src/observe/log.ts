@@ -298,6 +298,8 @@ export function subscribeLogs(
       mode: e.mode,
       listener: e.listener,
       client: e.client,
+      destination: e.destination,
+      rule_line: e.ruleLine,
     });
   };
   const onClose = (m: unknown) => {

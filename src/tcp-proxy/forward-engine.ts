@@ -468,7 +468,13 @@ export class ForwardEngine {
       counts.active += 1;
     }
     if (events) {
-      publishConnectionOpen({ mode: "dns-proxy", listener: rt.listener, client: clientText });
+      publishConnectionOpen({
+        mode: "dns-proxy",
+        listener: rt.listener,
+        client: clientText,
+        destination: rt.destination,
+        ruleLine: rt.rule.line,
+      });
     }
     const pool = this.#pools.pool(rt.key);
     if (pool === undefined) {
@@ -481,7 +487,13 @@ export class ForwardEngine {
   }
 
   #publishRefused(rt: RuleRuntime, clientText: string): void {
-    publishConnectionOpen({ mode: "dns-proxy", listener: rt.listener, client: clientText });
+    publishConnectionOpen({
+      mode: "dns-proxy",
+      listener: rt.listener,
+      client: clientText,
+      destination: rt.destination,
+      ruleLine: rt.rule.line,
+    });
     publishConnectionClose({
       mode: "dns-proxy",
       listener: rt.listener,
