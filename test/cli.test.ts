@@ -252,7 +252,7 @@ describe("check", () => {
       EGRESS_HTTP_PROXY_DNS_CACHE_SECONDS: "0",
       EGRESS_ADMIN_PORT: "0",
     };
-    const fix = "a timeout of 0 would fail every request; use a positive number of seconds";
+    const fix = "a timeout of 0 would fail every request; use a positive duration, e.g. 30 or 30s";
     const checked = await runCli(["check"], env);
     assert.equal(checked.code, 1, checked.stdout);
     assert.deepEqual(checked.stderr.trimEnd().split("\n").slice(0, 2), [

@@ -20,6 +20,7 @@ export interface SettingSpec {
 }
 
 import { isIP } from "node:net";
+import { parseDuration } from "./durations.ts";
 import {
   addressListValue,
   checkWith,
@@ -52,11 +53,15 @@ export const valueChecks = {
   },
   seconds: (v: string): string | undefined =>
     /^\d+(\.\d+)?$/.test(v) ? undefined : "not a number of seconds; use e.g. 30 or 0.5",
-  /** A timeout: seconds, and not 0 (every request would time out at once). */
+  /**
+   * A timeout: seconds (30, 0.5) or a duration as the DNS proxy's settings take it (500ms,
+   * 30s, 5m, 1h), and not 0 (every request would time out at once).
+   */
   timeoutSeconds: (v: string): string | undefined => {
-    if (!/^\d+(\.\d+)?$/.test(v)) return "not a number of seconds; use e.g. 30 or 0.5";
-    return Number(v) === 0
-      ? "a timeout of 0 would fail every request; use a positive number of seconds"
+    const ms = parseDuration(v);
+    if (ms === undefined) return "not a duration; use seconds (30, 0.5) or e.g. 500ms, 30s, 5m";
+    return ms === 0
+      ? "a timeout of 0 would fail every request; use a positive duration, e.g. 30 or 30s"
       : undefined;
   },
   address: (v: string): string | undefined =>
@@ -309,25 +314,25 @@ export const settings = {
   httpProxyHeaderTimeout: setting(
     "EGRESS_HTTP_PROXY_HEADER_TIMEOUT",
     "http-proxy-header-timeout",
-    "Seconds a client has to send a complete request head from its first byte; then 408.",
+    "Time a client has to send a complete request head from its first byte; then 408. Seconds, or e.g. 500ms, 30s, 5m.",
     { default: "30", check: valueChecks.timeoutSeconds },
   ),
   httpProxyKeepAliveTimeout: setting(
     "EGRESS_HTTP_PROXY_KEEPALIVE_TIMEOUT",
     "http-proxy-keepalive-timeout",
-    "Seconds an idle client connection is kept open between requests.",
+    "Time an idle client connection is kept open between requests. Seconds, or e.g. 500ms, 30s, 5m.",
     { default: "60", check: valueChecks.timeoutSeconds },
   ),
   httpProxyIdleTimeout: setting(
     "EGRESS_HTTP_PROXY_IDLE_TIMEOUT",
     "http-proxy-idle-timeout",
-    "Seconds without a byte moving during a request, a response or a CONNECT tunnel; then 408/504 or the connection is closed.",
+    "Time without a byte moving during a request, a response or a CONNECT tunnel; then 408/504 or the connection is closed. Seconds, or e.g. 500ms, 30s, 5m.",
     { default: "900", check: valueChecks.timeoutSeconds },
   ),
   httpProxyConnectTimeout: setting(
     "EGRESS_HTTP_PROXY_CONNECT_TIMEOUT",
     "http-proxy-connect-timeout",
-    "Seconds to connect to a destination (all its addresses); then 504.",
+    "Time to connect to a destination (all its addresses); then 504. Seconds, or e.g. 500ms, 30s, 5m.",
     { default: "10", check: valueChecks.timeoutSeconds },
   ),
   httpProxyDnsServers: setting(
@@ -339,7 +344,7 @@ export const settings = {
   httpProxyDnsTimeout: setting(
     "EGRESS_HTTP_PROXY_DNS_TIMEOUT",
     "http-proxy-dns-timeout",
-    "Seconds a name lookup may take; then 504.",
+    "Time a name lookup may take; then 504. Seconds, or e.g. 500ms, 30s, 5m.",
     { default: "5", check: valueChecks.timeoutSeconds },
   ),
   httpProxyDnsCacheSeconds: setting(

@@ -45,6 +45,39 @@ describe("readHttpProxySettings", () => {
     assert.equal(s.dnsCacheMs, 0);
   });
 
+  it("timeouts in seconds or as durations, as the DNS proxy's settings take them", () => {
+    const s = readHttpProxySettings(
+      {
+        EGRESS_HTTP_PROXY_HEADER_TIMEOUT: "500ms",
+        EGRESS_HTTP_PROXY_KEEPALIVE_TIMEOUT: "90s",
+        EGRESS_HTTP_PROXY_IDLE_TIMEOUT: "15m",
+        EGRESS_HTTP_PROXY_CONNECT_TIMEOUT: "2.5",
+        EGRESS_HTTP_PROXY_DNS_TIMEOUT: "1h",
+      },
+      {},
+    );
+    assert.deepEqual(
+      [
+        s.headerTimeoutMs,
+        s.keepAliveTimeoutMs,
+        s.idleTimeoutMs,
+        s.connectTimeoutMs,
+        s.dnsTimeoutMs,
+      ],
+      [500, 90_000, 900_000, 2500, 3_600_000],
+    );
+    for (const bad of ["0s", "0ms", "5 minutes", "-1"]) {
+      assert.throws(
+        () => readHttpProxySettings({ EGRESS_HTTP_PROXY_IDLE_TIMEOUT: bad }, {}),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.problems[0]?.setting === "EGRESS_HTTP_PROXY_IDLE_TIMEOUT" &&
+          /(a timeout of 0|not a duration)/.test(err.problems[0]?.message ?? ""),
+        bad,
+      );
+    }
+  });
+
   it("collects every problem, each naming its setting", () => {
     try {
       readHttpProxySettings(

@@ -16,6 +16,7 @@ import {
 } from "./http-proxy-values.ts";
 import { readSetting, type Env, type Flags } from "./read-setting.ts";
 import { shown } from "./rule-lines.ts";
+import { parseDuration } from "./durations.ts";
 
 export interface HttpProxySettings {
   readonly address: string;
@@ -96,7 +97,7 @@ export function readHttpProxySettings(env: Env, flags: Flags): HttpProxySettings
   }
   // The catalogue's check (the one `check` runs) says which values are refused, 0 included.
   const ms = (key: SettingKey, fallback: number): number =>
-    checked(key, (v) => settings[key].check?.(v) ?? Math.round(Number(v) * 1000), fallback);
+    checked(key, (v) => settings[key].check?.(v) ?? parseDuration(v) ?? NaN, fallback);
 
   const addressText = get("httpProxyAddress");
   const addressState = settings.httpProxyAddress.check?.(addressText);
