@@ -316,6 +316,26 @@ describe("egress-router dns-proxy", () => {
     );
   });
 
+  it("the running proxy says so too: config applied at warn, with the unused port", async (t) => {
+    const backend = await startBackend(t, "127.0.0.2");
+    const port = await freeTcpPort();
+    const unused = port === 65535 ? port - 1 : port + 1;
+    const router = startRouter(t, ["dns-proxy"], {
+      EGRESS_DNS_PROXY_DESTINATION: `${port} 127.0.0.2 ${backend.port}\n`,
+      EGRESS_DNS_PROXY_ADDRESS: "127.0.0.1",
+      EGRESS_DNS_PROXY_IDLE_TIMEOUT: `1h,${unused}=8h,${port}=2h`,
+    });
+    await router.ready();
+    const applied = router.lines.find((l) => l["msg"] === "config applied");
+    assert.equal(applied?.["level"], "warn");
+    assert.deepEqual(applied?.["problems"], [
+      `EGRESS_DNS_PROXY_IDLE_TIMEOUT sets a timeout for port ${unused}, which no EGRESS_DNS_PROXY_DESTINATION line listens on; it has no effect (a typo?)`,
+    ]);
+    assert.equal(await roundTrip(t, port, "still serves"), "still serves");
+    router.child.kill("SIGTERM");
+    assert.equal(await router.exit(), 0);
+  });
+
   it("reloads the rules file: a new port opens, the old one keeps serving", async (t) => {
     const backend = await startBackend(t, "127.0.0.2");
     const [p1, p2] = [await freeTcpPort(), await freeTcpPort()];

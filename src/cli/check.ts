@@ -7,7 +7,7 @@ import type { ConfigProblem } from "../config/config-error.ts";
 import { settings, type SettingKey, type SettingSpec } from "../config/catalogue.ts";
 import { formatDnsProxyRule, parseDnsProxyRules } from "../config/dns-proxy-rules.ts";
 import { httpProxyAdminClash, readAdminListener } from "../config/admin-listener.ts";
-import { adminPortProblems } from "../config/dns-proxy-settings.ts";
+import { adminPortProblems, unusedIdleTimeoutPorts } from "../config/dns-proxy-settings.ts";
 import { addressListValue, idleTimeoutsValue } from "../config/dns-proxy-values.ts";
 import { formatHttpRule, parseHttpRules } from "../config/http-rules.ts";
 import {
@@ -73,13 +73,7 @@ export function checkSettings(env: Env, flags: Flags): CheckReport {
     const spec = settings.dnsProxyIdleTimeout;
     const parsed = idleTimeoutsValue((readSetting(spec, env, flags).setting.value ?? "").trim());
     if (!("value" in parsed)) return [];
-    const used = new Set(rules.map((r) => r.localPort));
-    return [...parsed.value.perPort.keys()]
-      .filter((port) => !used.has(port))
-      .map(
-        (port) =>
-          `# warning: ${spec.env} sets a timeout for port ${port}, which no ${settings.dnsProxyDestination.env} line listens on; it has no effect (a typo?)`,
-      );
+    return unusedIdleTimeoutPorts(parsed.value.perPort, rules).map((w) => `# warning: ${w}`);
   };
   const output: string[] = [];
   const problems: ConfigProblem[] = [];

@@ -330,7 +330,8 @@ export async function startDaemon<C>(
     appliedAt = new Date();
     servingOrigin = origin;
     lastReloadOk = true;
-    publishReload({ setting: spec.env, result: "applied", trigger, problems: [] });
+    const warnings = definition.warnings?.(compiled) ?? [];
+    publishReload({ setting: spec.env, result: "applied", trigger, problems: warnings });
     return "applied";
   };
 
@@ -419,7 +420,8 @@ export async function startDaemon<C>(
     started = true;
     appliedAt = new Date();
     servingOrigin = origin;
-    publishReload({ setting: spec.env, result: "applied", trigger: "start", problems: [] });
+    const warnings = definition.warnings?.(config) ?? [];
+    publishReload({ setting: spec.env, result: "applied", trigger: "start", problems: warnings });
   } catch (err) {
     if (service) await service.stop(0).catch(() => undefined);
     await cleanup();

@@ -8,6 +8,7 @@ import {
   compileDnsProxyText,
   dnsProxyOptionSettings,
   readDnsProxySettings,
+  unusedIdleTimeoutPorts,
 } from "../config/dns-proxy-settings.ts";
 import type { Env, Flags } from "../config/read-setting.ts";
 import type { ModeDefinition } from "../observe/service.ts";
@@ -24,6 +25,7 @@ export function dnsProxyMode(s: DnsProxySettings): ModeDefinition<ForwardConfig>
     rulesSetting: settings.dnsProxyDestination.env,
     compile: (text) => compileDnsProxyText(text, s),
     create: (config, host) => createTcpProxyService(config, host ? { host } : {}),
+    warnings: (config) => unusedIdleTimeoutPorts(s.idle.perPort, config.rules),
   };
 }
 

@@ -164,6 +164,24 @@ export function readDnsProxySettings(
   return { settings: { options, idle, admin: readAdminListener(env, flags) }, problems };
 }
 
+/**
+ * Per-port idle timeouts for ports no rule listens on: a likely typo (5423=8h for 5432), said
+ * by `check` and in the log at start and on every reload, never refused (a reload that
+ * removes a rule must not fail for its timeout).
+ */
+export function unusedIdleTimeoutPorts(
+  perPort: ReadonlyMap<number, number>,
+  rules: readonly { readonly localPort: number }[],
+): string[] {
+  const used = new Set(rules.map((r) => r.localPort));
+  return [...perPort.keys()]
+    .filter((port) => !used.has(port))
+    .map(
+      (port) =>
+        `${settings.dnsProxyIdleTimeout.env} sets a timeout for port ${port}, which no ${settings.dnsProxyDestination.env} line listens on; it has no effect (a typo?)`,
+    );
+}
+
 /** The rules with their per-port settings, and the options: what the service runs. */
 export function compileDnsProxyConfig(
   rules: readonly DnsProxyRule[],

@@ -108,7 +108,10 @@ export interface ReloadEvent {
   readonly setting: string;
   readonly result: ReloadResult;
   readonly trigger: ReloadTrigger;
-  /** every problem, one message each (empty unless rejected or restart-needed) */
+  /**
+   * every problem, one message each: why it was rejected or needs a restart; when applied,
+   * what was accepted but is probably not meant (usually empty)
+   */
   readonly problems: readonly string[];
 }
 

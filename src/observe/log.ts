@@ -54,7 +54,8 @@ export const logFields = {
   setting: "The setting a reload or problem is about, e.g. EGRESS_HTTP_PROXY_DESTINATION.",
   result: "Outcome of a reload: applied, rejected, unchanged or restart-needed.",
   trigger: "What started a reload: start, watch, poll or signal.",
-  problems: "Every problem found in a rejected configuration, one message each.",
+  problems:
+    "Every problem found in a rejected configuration, one message each; with config applied (at warn level), what was accepted but is probably not meant.",
   signal: "The signal received (SIGTERM, SIGINT, SIGHUP).",
   drain_seconds: "Graceful shutdown: how long open connections may take to finish.",
   url: "Where the admin server listens.",
@@ -410,7 +411,7 @@ export function subscribeLogs(
     };
     switch (e.result) {
       case "applied":
-        log(logger, "info", "config applied", rec);
+        log(logger, e.problems.length > 0 ? "warn" : "info", "config applied", rec);
         break;
       case "rejected":
         log(logger, "error", "config reload rejected", rec);

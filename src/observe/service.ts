@@ -65,4 +65,6 @@ export interface ModeDefinition<C> {
   /** pure: rule text → compiled config; throws ConfigError with every problem */
   compile(text: string): C;
   create(config: C, host?: ServiceHost): Service<C>;
+  /** what is accepted in `config` but probably not meant (logged with "config applied") */
+  warnings?(config: C): string[];
 }
