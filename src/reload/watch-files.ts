@@ -2,7 +2,10 @@
 // a new `..data_tmp` directory and renaming it over the `..data` symlink, so a watch on
 // the file itself goes stale after the first update: we watch the *directory* that holds
 // the path as configured, debounce the burst of events one update makes, and let the
-// caller compare content. A slow poll is the safety net for file systems where watching
+// caller compare content. Other files in that directory may change all the time (a log file
+// kept next to the rules): the debounce waits for a quiet moment, but never longer than
+// `maxWaitMs` after the first event of a burst, or such a neighbour would hold every reload
+// back until the next poll. A slow poll is the safety net for file systems where watching
 // misses events (network volumes) and re-arms a watch whose directory went away.
 import { watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
@@ -13,6 +16,8 @@ export type FileChangeTrigger = "watch" | "poll";
 export interface WatchOptions {
   /** quiet time after the last event before `onChange` runs */
   readonly debounceMs: number;
+  /** the longest a burst of events delays `onChange`; default 4 x debounceMs */
+  readonly maxWaitMs?: number;
   /** safety-net poll interval; 0 turns polling off */
   readonly pollMs: number;
   /** a directory cannot be watched (missing, permissions); polling goes on */
@@ -33,11 +38,17 @@ export function watchFiles(
   const watchers = new Map<string, FSWatcher>();
   const failing = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
+  let burstStart = 0;
   let closed = false;
+  const maxWaitMs = options.maxWaitMs ?? options.debounceMs * 4;
 
   const fire = () => {
     if (closed) return;
-    if (timer) clearTimeout(timer);
+    const now = Date.now();
+    if (timer === undefined) burstStart = now;
+    else if (now - burstStart >= maxWaitMs)
+      return; // the pending run is kept: it fires soon
+    else clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
       if (!closed) onChange("watch");
