@@ -189,16 +189,7 @@ export function createMetrics(
     help: "1 from the shutdown signal until the process exits.",
     registers,
   });
-  const {
-    opened,
-    active,
-    closed,
-    bytes,
-    decisions,
-    upstreamErrors,
-    connectSeconds,
-    requestSeconds,
-  } = connectionMetrics(registers);
+  const c = connectionMetrics(registers);
   const resolutions = new Counter({
     name: "egress_router_dns_resolutions_total",
     help: "DNS resolutions of destination names, by result (ok, failed).",
@@ -281,32 +272,32 @@ export function createMetrics(
       channels.connectionOpen,
       (m: unknown) => {
         const e = m as ConnectionOpenEvent;
-        opened.series(e.mode, e.listener).value += 1;
-        active.series(e.mode, e.listener).value += 1;
+        c.opened.series(e.mode, e.listener).value += 1;
+        c.active.series(e.mode, e.listener).value += 1;
       },
     ],
     [
       channels.connectionClose,
       (m: unknown) => {
         const e = m as ConnectionCloseEvent;
-        active.series(e.mode, e.listener).value -= 1;
-        closed.series(e.mode, e.listener, e.end).value += 1;
-        bytes.series(e.mode, "from-client").value += e.bytesFromClient;
-        bytes.series(e.mode, "to-client").value += e.bytesToClient;
+        c.active.series(e.mode, e.listener).value -= 1;
+        c.closed.series(e.mode, e.listener, e.end).value += 1;
+        c.bytes.series(e.mode, "from-client").value += e.bytesFromClient;
+        c.bytes.series(e.mode, "to-client").value += e.bytesToClient;
       },
     ],
     [
       channels.decision,
       (m: unknown) => {
         const e = m as DecisionEvent;
-        decisions.series(e.mode, e.action, e.reason, e.audit ? "true" : "false").value += 1;
+        c.decisions.series(e.mode, e.action, e.reason, e.audit ? "true" : "false").value += 1;
       },
     ],
     [
       channels.upstreamError,
       (m: unknown) => {
         const e = m as UpstreamErrorEvent;
-        upstreamErrors.series(e.mode, e.kind).value += 1;
+        c.upstreamErrors.series(e.mode, e.kind).value += 1;
       },
     ],
     [
@@ -332,15 +323,19 @@ export function createMetrics(
       channels.connectLatency,
       (m: unknown) => {
         const e = m as ConnectLatencyEvent;
-        connectSeconds.observe(connectSeconds.series(e.mode), e.seconds);
+        c.connectSeconds.observe(c.connectSeconds.series(e.mode), e.seconds);
       },
     ],
     [
       channels.request,
       (m: unknown) => {
         const e = m as RequestEvent;
-        const series = requestSeconds.series(e.mode, methodLabel(e.method), statusClass(e.status));
-        requestSeconds.observe(series, e.seconds);
+        const series = c.requestSeconds.series(
+          e.mode,
+          methodLabel(e.method),
+          statusClass(e.status),
+        );
+        c.requestSeconds.observe(series, e.seconds);
       },
     ],
   ] as const;

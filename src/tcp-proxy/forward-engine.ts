@@ -468,13 +468,7 @@ export class ForwardEngine {
       counts.active += 1;
     }
     if (events) {
-      publishConnectionOpen({
-        mode: "dns-proxy",
-        listener: rt.listener,
-        client: clientText,
-        destination: rt.destination,
-        ruleLine: rt.rule.line,
-      });
+      this.#publishOpen(rt, clientText);
     }
     const pool = this.#pools.pool(rt.key);
     if (pool === undefined) {
@@ -486,7 +480,7 @@ export class ForwardEngine {
     if (!c.finished && c.splice === undefined) c.dial = dial;
   }
 
-  #publishRefused(rt: RuleRuntime, clientText: string): void {
+  #publishOpen(rt: RuleRuntime, clientText: string): void {
     publishConnectionOpen({
       mode: "dns-proxy",
       listener: rt.listener,
@@ -494,6 +488,10 @@ export class ForwardEngine {
       destination: rt.destination,
       ruleLine: rt.rule.line,
     });
+  }
+
+  #publishRefused(rt: RuleRuntime, clientText: string): void {
+    this.#publishOpen(rt, clientText);
     publishConnectionClose({
       mode: "dns-proxy",
       listener: rt.listener,
