@@ -3,7 +3,12 @@
 // requests and CONNECT tunnels. The fast path (an address literal, or a name with a reusable
 // answer) completes synchronously: no promise per request.
 import { ResolveError } from "../net/resolver.ts";
-import { channels, publishDecision, publishUpstreamError } from "../observe/events.ts";
+import {
+  channels,
+  publishDecision,
+  publishUpstreamError,
+  type DecisionEvent,
+} from "../observe/events.ts";
 import { decide, decideName, type Target } from "../policy/decide.ts";
 import type { Decision } from "../policy/decision.ts";
 import type { PolicyState, ProxyContext } from "./proxy-context.ts";
@@ -28,6 +33,7 @@ function settle(
   req: RouteRequest,
   decision: Decision,
   addresses: readonly string[],
+  memo: RouteMemo | undefined,
 ): RouteOutcome {
   const idx = decision.rule === undefined ? undefined : ps.ruleIndex.get(decision.rule);
   const slot = idx ?? ps.hits.length - 1;
@@ -37,16 +43,33 @@ function settle(
   if (deny) ctx.totals.denied++;
   if (audit) ctx.totals.audited++;
   if (channels.decision.hasSubscribers) {
-    publishDecision({
-      mode: "http-proxy",
-      client: req.client,
-      destination: req.destination,
-      address: decision.address ?? addresses[0],
-      action: deny && !audit ? "deny" : "allow",
-      reason: decision.reason,
-      ruleLine: decision.rule?.line,
-      audit,
-    });
+    const address = decision.address ?? addresses[0];
+    // The same decision on a keep-alive connection is published as the same event object,
+    // so that subscribers may keep what they derive from it (the log line's fields).
+    const last = memo?.event;
+    const event: DecisionEvent =
+      last !== undefined &&
+      memo?.eventDecision === decision &&
+      last.client === req.client &&
+      last.destination === req.destination &&
+      last.address === address &&
+      last.audit === audit
+        ? last
+        : {
+            mode: "http-proxy",
+            client: req.client,
+            destination: req.destination,
+            address,
+            action: deny && !audit ? "deny" : "allow",
+            reason: decision.reason,
+            ruleLine: decision.rule?.line,
+            audit,
+          };
+    if (memo !== undefined && event !== last) {
+      memo.event = event;
+      memo.eventDecision = decision;
+    }
+    publishDecision(event);
   }
   if (deny && !audit) {
     return { ok: false, reject: deniedReject(`"${req.destination}"`, decision), decision };
@@ -69,6 +92,9 @@ export class RouteMemo {
   /** the answer decided on; undefined for an address, or a name decided on its own */
   addresses: readonly string[] | undefined = undefined;
   decision: Decision | undefined = undefined;
+  /** the last decision event published, and the decision it was made of */
+  event: DecisionEvent | undefined = undefined;
+  eventDecision: Decision | undefined = undefined;
 
   /** The remembered decision when `target` under `policy` is what it was made for. */
   recall(policy: PolicyState["policy"], target: Target): Decision | undefined {
@@ -118,19 +144,19 @@ export function route(
       d = decide(policy, target);
       memo?.keep(policy, target, undefined, d);
     }
-    done(settle(ctx, ps, req, d, [host.address]));
+    done(settle(ctx, ps, req, d, [host.address], memo));
     return;
   }
   // A name: a decision remembered without an answer was made on the name alone.
   if (recalled !== undefined && memo?.addresses === undefined) {
-    done(settle(ctx, ps, req, recalled, []));
+    done(settle(ctx, ps, req, recalled, [], memo));
     return;
   }
   // One remembered with an answer means the name alone decided nothing: no need to ask again.
   const early = recalled === undefined ? decideName(policy, target) : undefined;
   if (early !== undefined) {
     memo?.keep(policy, target, undefined, early);
-    done(settle(ctx, ps, req, early, []));
+    done(settle(ctx, ps, req, early, [], memo));
     return;
   }
   const resolver = ctx.options.resolver;
@@ -141,7 +167,7 @@ export function route(
         ? recalled
         : decide(policy, target, cached);
     memo?.keep(policy, target, cached, d);
-    done(settle(ctx, ps, req, d, cached));
+    done(settle(ctx, ps, req, d, cached, memo));
     return;
   }
   resolver.resolve(host.name).then(
@@ -149,7 +175,7 @@ export function route(
       if (req.done) return;
       const d = decide(policy, target, addresses);
       memo?.keep(policy, target, addresses, d);
-      done(settle(ctx, ps, req, d, addresses));
+      done(settle(ctx, ps, req, d, addresses, memo));
     },
     (err: unknown) => {
       if (req.done) return;

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { publishUpstreamError, type UpstreamErrorEvent } from "./events.ts";
+import {
+  publishDecision,
+  publishUpstreamError,
+  type DecisionEvent,
+  type UpstreamErrorEvent,
+} from "./events.ts";
 import {
   createLogger,
   fields,
@@ -123,6 +128,80 @@ describe("jsonLine", () => {
       const untimed = (l: string) => l.replace(/,"time":"[^"]+"/, "");
       assert.equal(untimed(ours), untimed(fromPino));
       assert.match(ours, /^\{"level":"\w+","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",/);
+    }
+  });
+});
+
+describe("decision lines", () => {
+  it("an event published again as the same object gives the line a fresh one gives", () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      format: "json",
+      level: "info",
+      dnsProxyDebug: false,
+      destination: { write: (l: string) => lines.push(l) },
+    });
+    const unsubscribe = subscribeLogs(logger, { dnsProxyDebug: false });
+    const events: DecisionEvent[] = [
+      {
+        mode: "http-proxy",
+        client: "127.0.0.1:40000",
+        destination: "api.example:443",
+        address: "192.0.2.1",
+        action: "allow",
+        reason: "rule-allow",
+        ruleLine: 2,
+        audit: false,
+      },
+      {
+        mode: "http-proxy",
+        client: "[2001:db8::1]:40000",
+        destination: "u:secret@evil.example:80",
+        address: undefined,
+        action: "deny",
+        reason: "rule-deny",
+        ruleLine: 1,
+        audit: false,
+      },
+      {
+        mode: "http-proxy",
+        client: "127.0.0.1:40001",
+        destination: "db.example:5432",
+        address: "192.0.2.9",
+        action: "allow",
+        reason: "default-deny",
+        ruleLine: undefined,
+        audit: true,
+      },
+    ];
+    const untimed = (l: string) => l.replace(/,"time":"[^"]+"/, "");
+    try {
+      for (const e of events) {
+        lines.length = 0;
+        publishDecision(e);
+        publishDecision(e);
+        publishDecision({ ...e });
+        const expected = jsonLine(
+          e.action === "deny" || e.audit ? "warn" : "info",
+          "connection decided",
+          {
+            event: "decision",
+            mode: e.mode,
+            client: e.client,
+            destination: e.destination,
+            address: e.address,
+            action: e.action,
+            reason: e.reason,
+            rule_line: e.ruleLine,
+            audit: e.audit,
+          },
+        );
+        assert.equal(lines.length, 3);
+        for (const l of lines) assert.equal(untimed(l), untimed(expected));
+        assert.doesNotMatch(lines[1] ?? "", /secret/);
+      }
+    } finally {
+      unsubscribe();
     }
   });
 });

@@ -195,13 +195,18 @@ type LoggerWithLines = Logger & { [kLines]?: { write(line: string): unknown } };
  * connection is the largest part of the data path's observing cost; this halves it.
  */
 export function jsonLine(level: string, msg: LogMessage, rec: LogRecord): string {
-  let line = `{"level":"${level}"${isoTime()}`;
+  return `{"level":"${level}"${isoTime()}${jsonTail(msg, rec)}`;
+}
+
+/** What follows the level and time in a JSON line: the fields, the message, the newline. */
+function jsonTail(msg: LogMessage, rec: LogRecord): string {
+  let tail = "";
   for (const k in rec) {
     const v = rec[k as LogField];
     if (v === undefined) continue;
-    line += `,"${k}":${jsonValue(v)}`;
+    tail += `,"${k}":${jsonValue(v)}`;
   }
-  return `${line},"msg":"${msg}"}\n`;
+  return `${tail},"msg":"${msg}"}\n`;
 }
 
 function jsonValue(v: unknown): string {
@@ -258,6 +263,31 @@ function log(
   else logger[level](fields(rec), msg);
 }
 
+/**
+ * `log` for an event published again and again as the same object (a keep-alive
+ * connection's repeated decision, see http-proxy/route.ts): its fields are rendered once and
+ * kept with the object; each line only adds the level and the time. Byte for byte what `log`
+ * writes (log.test.ts).
+ */
+function logRepeatable<E extends object>(
+  logger: Logger,
+  tails: WeakMap<E, string>,
+  event: E,
+  level: "debug" | "info" | "warn" | "error",
+  msg: LogMessage,
+  record: (event: E) => LogRecord,
+): void {
+  if (!logger.isLevelEnabled(level)) return;
+  const out = (logger as LoggerWithLines)[kLines];
+  if (out === undefined) return logger[level](fields(record(event)), msg);
+  let tail = tails.get(event);
+  if (tail === undefined) {
+    tail = jsonTail(msg, record(event));
+    tails.set(event, tail);
+  }
+  out.write(`{"level":"${level}"${isoTime()}${tail}`);
+}
+
 /** Writes one line with a catalogued message; the daemon's own lifecycle lines use it. */
 export function logEvent(
   logger: Logger,
@@ -266,6 +296,20 @@ export function logEvent(
   rec: LogRecord = {},
 ): void {
   log(logger, level, msg, rec);
+}
+
+function decisionRecord(e: DecisionEvent): LogRecord {
+  return {
+    event: "decision",
+    mode: e.mode,
+    client: e.client,
+    destination: e.destination,
+    address: e.address,
+    action: e.action,
+    reason: e.reason,
+    rule_line: e.ruleLine,
+    audit: e.audit,
+  };
 }
 
 /** Subscribes the log lines to the data path's events; returns the unsubscribe function. */
@@ -278,19 +322,11 @@ export function subscribeLogs(
 ): () => void {
   const upstreamRepeatMs = options.upstreamRepeatMs ?? 10_000;
   const dnsLevel = options.dnsProxyDebug ? "info" : "debug";
+  const decisionTails = new WeakMap<DecisionEvent, string>();
   const onDecision = (m: unknown) => {
     const e = m as DecisionEvent;
-    log(logger, e.action === "deny" || e.audit ? "warn" : "info", "connection decided", {
-      event: "decision",
-      mode: e.mode,
-      client: e.client,
-      destination: e.destination,
-      address: e.address,
-      action: e.action,
-      reason: e.reason,
-      rule_line: e.ruleLine,
-      audit: e.audit,
-    });
+    const level = e.action === "deny" || e.audit ? "warn" : "info";
+    logRepeatable(logger, decisionTails, e, level, "connection decided", decisionRecord);
   };
   const onOpen = (m: unknown) => {
     const e = m as ConnectionOpenEvent;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { describe, it } from "node:test";
+import type { DecisionEvent } from "../../src/observe/events.ts";
 import { startDnsmasq, startScriptedDns } from "../helpers/dns.ts";
 import {
   captureEvents,
@@ -205,6 +206,7 @@ describe("policy: DNS rebinding and lookups", () => {
       dnsServers: [dns.server],
     });
     const opened = captureEvents(t, "connection-open");
+    const decided = captureEvents<DecisionEvent>(t, "decision");
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     t.after(() => agent.destroy());
     const status = async (url: string) => (await getVia(port, url, {}, agent)).status;
@@ -225,6 +227,18 @@ describe("policy: DNS rebinding and lookups", () => {
     assert.equal(opened.length, 3);
     assert.equal(other.seen.length, 0);
     assert.equal(good.seen.length, 4);
+    // The repeated decision is published as the same event object (its log line is rendered
+    // once); every other one is an event of its own with its own fields.
+    assert.equal(decided[0], decided[1]);
+    const fieldsOf = (e: DecisionEvent | undefined) => [e?.destination, e?.address, e?.action];
+    assert.deepEqual(decided.slice(2).map(fieldsOf), [
+      [`127.0.0.3:${good.port}`, "127.0.0.3", "deny"],
+      [`rebind.test:${good.port}`, "127.0.0.1", "allow"],
+      [`rebind.test:${good.port}`, "127.0.0.2", "deny"],
+      [`127.0.0.1:${good.port}`, "127.0.0.1", "allow"],
+      [`127.0.0.1:${good.port}`, "127.0.0.1", "deny"],
+    ]);
+    assert.equal(new Set(decided.slice(1)).size, 6);
   });
 
   it("a name the rules deny is never looked up", async (t) => {
