@@ -11,10 +11,10 @@ import {
   publishConnectionOpen,
   type CloseReason,
 } from "../observe/events.ts";
-import { clientHandlers, destroySocket, requestCallbacks } from "./client-events.ts";
+import { clientHandlers, destroySocket, requestParsers } from "./client-events.ts";
 import type { ConnectRequest } from "./connect.ts";
 import type { Exchange } from "./exchange.ts";
-import { REQUEST, createParser, type ParseError, type Parser, type RawHeaders } from "./llhttp.ts";
+import type { ParseError, Parser, RawHeaders } from "./llhttp.ts";
 import type { ProxyContext } from "./proxy-context.ts";
 import { PAUSE_PIPELINE, PAUSE_TUNNEL, type ProxyRequest } from "./proxy-request.ts";
 import {
@@ -30,19 +30,23 @@ import { RouteMemo } from "./route.ts";
 
 /** after our last answer, how long a client may take to close before we drop it */
 const LINGER_MS = 2_000;
+/** a connection idle between requests this long gives its parser back */
+const PARK_PARSER_MS = 1_000;
 /** TCP keep-alive probes on tunnels (dead peers are found even when idle is long) */
 const TUNNEL_KEEPALIVE_MS = 60_000;
 
 export class ClientConnection {
   readonly socket: RawSocket;
   readonly ctx: ProxyContext;
-  readonly parser: Parser;
+  /** the request parser: taken from the thread's pool while requests are read (parserForRead) */
+  parser: Parser | undefined = undefined;
   readonly openedAt = performance.now();
   active: ProxyRequest | undefined = undefined;
   readonly queue: ProxyRequest[] = [];
   /** the request whose head/body the parser is reading */
   parsing: ProxyRequest | undefined = undefined;
-  acc: RawHeaders = [];
+  /** header fields of a head longer than one read, until its end (rare: made when needed) */
+  acc: RawHeaders | undefined = undefined;
   urlAcc = "";
   /** clock when the current request head began (0: not reading a head) */
   headSince = 0;
@@ -67,12 +71,14 @@ export class ClientConnection {
   /** the last request's target and decision, for the next one to the same server */
   lastTarget: ForwardTarget | undefined = undefined;
   readonly routeMemo = new RouteMemo();
+  private poolKeyCache = "";
+  private poolKeyGeneration = -1;
+  private poolKeyDestination = "";
 
   constructor(handle: TcpHandle, ctx: ProxyContext) {
     this.socket = new RawSocket(handle, clientHandlers, this);
     this.ctx = ctx;
     this.lastActivity = ctx.clock.now;
-    this.parser = createParser(REQUEST, ctx.options.maxHeaderBytes, requestCallbacks, this);
     ctx.connections.add(this);
     // The peer's address is asked for now: once the handle is closed it cannot be.
     if (channels.connectionClose.hasSubscribers || channels.decision.hasSubscribers) {
@@ -100,6 +106,35 @@ export class ClientConnection {
       this.clientTextCache = `${a.includes(":") ? `[${a}]` : a}:${this.socket.remotePort ?? 0}`;
     }
     return this.clientTextCache;
+  }
+
+  /**
+   * The upstream pool's key for a destination under a policy generation (connections made
+   * under an older policy are not reused); the last one is kept for the next request.
+   */
+  poolKey(generation: number, destination: string): string {
+    if (generation !== this.poolKeyGeneration || destination !== this.poolKeyDestination) {
+      this.poolKeyGeneration = generation;
+      this.poolKeyDestination = destination;
+      this.poolKeyCache = `${generation}|${destination}`;
+    }
+    return this.poolKeyCache;
+  }
+
+  /** The parser for the bytes just read. */
+  parserForRead(): Parser {
+    return (this.parser ??= requestParsers.take(this.ctx.options.maxHeaderBytes, this));
+  }
+
+  /**
+   * Gives the parser back to the pool (the connection is closed, a tunnel, or idle between
+   * requests): an idle connection holds no parser. Never from inside the parser's execute.
+   */
+  releaseParser(): void {
+    const p = this.parser;
+    if (p === undefined) return;
+    this.parser = undefined;
+    requestParsers.give(p);
   }
 
   pauseFor(bit: number): void {
@@ -228,6 +263,7 @@ export class ClientConnection {
     if (toClient !== undefined && toClient.length > 0) this.socket.write(toClient);
     if (fromClient !== undefined && fromClient.length > 0) upstream.write(fromClient);
     this.paused = PAUSE_TUNNEL;
+    this.releaseParser();
     this.tunnel = startRawTunnel(
       this.socket,
       upstream,
@@ -265,6 +301,14 @@ export class ClientConnection {
         // Idle between requests: closing is ordinary HTTP keep-alive, no answer is due.
         this.endReason = "idle-timeout";
         this.lingeringClose();
+      } else if (
+        this.headSince === 0 &&
+        now - this.lastActivity >= PARK_PARSER_MS &&
+        this.rawRemaining === 0 &&
+        !this.stopped
+      ) {
+        // Between requests the parser is at the start of the next message: nothing is lost.
+        this.releaseParser();
       }
       return;
     }

@@ -10,7 +10,7 @@ import {
   methods,
   rawBodyLength,
   resetParser,
-  releaseParser,
+  ParserPool,
   type Parser,
   type RawHeaders,
 } from "./llhttp.ts";
@@ -20,7 +20,8 @@ export const requestCallbacks = {
   onHeaders(this: Parser, headers: RawHeaders, url: string): void {
     const c = this.owner as ClientConnection | undefined;
     if (c === undefined) return;
-    for (const h of headers) c.acc.push(h);
+    const acc = (c.acc ??= []);
+    for (const h of headers) acc.push(h);
     c.urlAcc += url;
   },
   onHeadersComplete(
@@ -37,9 +38,9 @@ export const requestCallbacks = {
   ): number {
     const c = this.owner as ClientConnection | undefined;
     if (c === undefined) return 1;
-    const h = headers ?? c.acc;
+    const h = headers ?? c.acc ?? [];
     const u = url ?? c.urlAcc;
-    c.acc = [];
+    c.acc = undefined;
     c.urlAcc = "";
     c.headSince = 0;
     const m = methods[method ?? -1] ?? "";
@@ -78,6 +79,12 @@ export const requestCallbacks = {
   },
 };
 
+/**
+ * The thread's request parsers not in use (a client connection holds one only while it
+ * reads requests). Bounded: beyond it, parsers given back are freed.
+ */
+export const requestParsers = new ParserPool(REQUEST, requestCallbacks, 256);
+
 function connOf(s: RawSocket): ClientConnection {
   return s.owner as ClientConnection;
 }
@@ -95,7 +102,7 @@ function onData(this: RawSocket, chunk: Buffer): void {
       const req = c.parsing;
       req?.onRequestBody(n === rest.length ? rest : rest.subarray(0, n));
       if (c.rawRemaining === 0) {
-        resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
+        if (c.parser !== undefined) resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
         c.parsing = undefined;
         req?.onRequestComplete();
       }
@@ -103,7 +110,7 @@ function onData(this: RawSocket, chunk: Buffer): void {
       rest = rest.subarray(n);
     }
     if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock.now || 1;
-    const r = c.parser.execute(rest);
+    const r = c.parserForRead().execute(rest);
     if (c.closed || c.closing) return;
     if (isParseError(r)) {
       c.onParseError(r);
@@ -135,7 +142,8 @@ function onEnd(this: RawSocket): void {
   if (c.socket.writableEnded) return;
   // A client may half-close after its request and still read the answer. A request cut
   // short (head or body incomplete) can never complete: say so and close.
-  const r = c.parser.finish();
+  // No parser: the connection was idle between requests, nothing is cut short.
+  const r = c.parser?.finish();
   if (c.closed || c.closing) return;
   if (isParseError(r) || c.parsing !== undefined || c.headSince > 0) {
     c.parsing?.abort();
@@ -165,7 +173,7 @@ function onError(this: RawSocket, code: string): void {
 function onClose(this: RawSocket): void {
   const c = connOf(this);
   c.closed = true;
-  releaseParser(c.parser);
+  c.releaseParser();
   c.active?.abort();
   for (const q of c.queue) q.abort();
   c.queue.length = 0;

@@ -8,7 +8,6 @@
 // fields never cross.
 import { inSharedReadBuffer } from "../net/raw-socket.ts";
 import { channels, publishRequest, publishUpstreamError } from "../observe/events.ts";
-import { hostForAuthority } from "../policy/canonical-host.ts";
 import type { ClientConnection } from "./client-connection.ts";
 import { dialUpstream } from "./dial-upstream.ts";
 import { trailerLines } from "./headers.ts";
@@ -106,7 +105,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     if ("problem" in t) return this.reject({ status: 400, message: t.problem });
     this.target = t;
     this.conn.lastTarget = t;
-    this.destination = `${hostForAuthority(t.host)}:${t.port}`;
+    this.destination = t.destination;
     if (checked.bodyKind !== BODY_NONE && !this.requestComplete) this.conn.pauseFor(PAUSE_WAIT);
     this.policy = this.conn.ctx.policy;
     route(
@@ -134,8 +133,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   private acquire(): void {
     const t = this.target as ForwardTarget;
     const ctx = this.conn.ctx;
-    const hostKey = t.host.kind === "name" ? t.host.name : t.host.address;
-    const key = `${this.policy?.generation ?? 0}|${hostKey}|${t.port}`;
+    const key = this.conn.poolKey(this.policy?.generation ?? 0, t.destination);
     // An Upgrade takes its connection for good: always a fresh one, never pooled.
     const pooled = this.kind === "forward" && !this.retried ? ctx.pool.take(key) : undefined;
     if (pooled !== undefined) return this.use(pooled);

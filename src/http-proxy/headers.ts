@@ -17,6 +17,8 @@ export const H_EXPECT = 8;
 
 /** The class of a header name (any case). */
 export function headerClass(name: string): number {
+  // The spellings clients send are compared first: lower-casing makes a string each time.
+  if (name === "Host" || name === "host") return H_HOST;
   switch (name.length) {
     case 2:
       return name.toLowerCase() === "te" ? H_HOP : H_OTHER;
@@ -35,7 +37,11 @@ export function headerClass(name: string): number {
       return l === "connection" ? H_CONNECTION : l === "keep-alive" ? H_HOP : H_OTHER;
     }
     case 14:
-      return name.toLowerCase() === "content-length" ? H_CONTENT_LENGTH : H_OTHER;
+      return name === "Content-Length" ||
+        name === "content-length" ||
+        name.toLowerCase() === "content-length"
+        ? H_CONTENT_LENGTH
+        : H_OTHER;
     case 16:
       return name.toLowerCase() === "proxy-connection" ? H_HOP : H_OTHER;
     case 17:

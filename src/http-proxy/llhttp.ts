@@ -9,6 +9,7 @@
 // (package.json), and llhttp.test.ts pins the behaviour this file relies on, so an upgrade
 // that changes it fails the tests instead of the proxy.
 import { createRequire } from "node:module";
+import { H_CONTENT_LENGTH, H_TRANSFER_ENCODING, headerClass } from "./headers.ts";
 
 /** The parser's callbacks are called with the parser as `this`; `owner` finds our state. */
 export interface Parser {
@@ -118,18 +119,54 @@ export function resetParser(p: Parser, type: number, maxHeaderBytes: number): vo
 export function rawBodyLength(headers: RawHeaders): number {
   let length = 0;
   for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] ?? "";
-    if (name.length === 14 && name.toLowerCase() === "content-length") {
-      length = Number(headers[i + 1]);
-    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
-      return 0;
-    }
+    const cls = headerClass(headers[i] ?? "");
+    if (cls === H_CONTENT_LENGTH) length = Number(headers[i + 1]);
+    else if (cls === H_TRANSFER_ENCODING) return 0;
   }
   return length >= RAW_BODY_MIN_BYTES && Number.isSafeInteger(length) ? length : 0;
 }
 
 /** Bodies from this size on are relayed without the parser (see rawBodyLength). */
 export const RAW_BODY_MIN_BYTES = 1;
+
+/**
+ * Parsers of one kind (type and callbacks) for reuse, as node:http keeps its own: a parser is
+ * native memory (about 2 KiB: the header fields it collects, the URL), so connections take one
+ * only while they read a request and give it back when they are closed or idle between
+ * requests (client-connection.ts). Taking one resets it for the next message.
+ */
+export class ParserPool {
+  private readonly free: Parser[] = [];
+  private readonly type: number;
+  private readonly callbacks: ParserCallbacks;
+  private readonly max: number;
+
+  constructor(type: number, callbacks: ParserCallbacks, max: number) {
+    this.type = type;
+    this.callbacks = callbacks;
+    this.max = max;
+  }
+
+  take(maxHeaderBytes: number, owner: unknown): Parser {
+    const p = this.free.pop();
+    if (p === undefined) return createParser(this.type, maxHeaderBytes, this.callbacks, owner);
+    p.initialize(this.type, resource, maxHeaderBytes, 0);
+    p.owner = owner;
+    return p;
+  }
+
+  /** The owner is done with `p`; never from inside p.execute (callbacks included). */
+  give(p: Parser): void {
+    p.owner = undefined;
+    if (this.free.length < this.max) this.free.push(p);
+    else p.close();
+  }
+
+  /** parsers kept for reuse */
+  get size(): number {
+    return this.free.length;
+  }
+}
 
 /** Frees the native parser once the current call stack (maybe inside execute) has unwound. */
 export function releaseParser(p: Parser): void {

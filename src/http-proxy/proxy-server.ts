@@ -27,6 +27,8 @@ export interface ListenOptions {
 
 export interface ProxyStats {
   readonly activeConnections: number;
+  /** client connections holding a request parser (the others are idle or tunnels) */
+  readonly readingConnections: number;
   readonly tunnels: number;
   readonly idleUpstreams: number;
   readonly requests: number;
@@ -150,9 +152,14 @@ export function createHttpProxy(options: HttpProxyOptions): HttpProxy {
     },
     stats() {
       let tunnels = 0;
-      for (const c of ctx.connections) if (c.tunnel !== undefined) tunnels++;
+      let reading = 0;
+      for (const c of ctx.connections) {
+        if (c.tunnel !== undefined) tunnels++;
+        if (c.parser !== undefined) reading++;
+      }
       return {
         activeConnections: ctx.connections.size,
+        readingConnections: reading,
         tunnels,
         idleUpstreams: ctx.pool.idleCount,
         requests: ctx.totals.requests,

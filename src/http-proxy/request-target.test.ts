@@ -18,6 +18,8 @@ describe("parseAbsoluteTarget", () => {
       assert.ok(!("problem" in t), JSON.stringify(t));
       const shown = t.host.kind === "name" ? t.host.name : t.host.address;
       assert.deepEqual([shown, t.port, t.path, t.authority], [host, port, path, authority]);
+      const h = host.includes(":") ? `[${host}]` : host;
+      assert.equal(t.destination, `${h}:${port}`);
     });
   }
   const bad: [string, RegExp][] = [
@@ -47,7 +49,10 @@ describe("parseAbsoluteTarget", () => {
     const same = parseAbsoluteTarget("http://Example.com:8080/b?c", first);
     assert.ok(!("problem" in same));
     assert.equal(same.host, first.host, "the canonical host is carried over");
-    assert.deepEqual([same.port, same.path, same.authority], [8080, "/b?c", "example.com:8080"]);
+    assert.deepEqual(
+      [same.port, same.path, same.authority, same.destination],
+      [8080, "/b?c", "example.com:8080", "example.com:8080"],
+    );
     const respelled = parseAbsoluteTarget("http://example.com:8080/b", first);
     assert.ok(!("problem" in respelled));
     assert.notEqual(respelled.host, first.host, "another spelling is parsed anew");

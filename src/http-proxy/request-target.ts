@@ -18,6 +18,8 @@ export interface ForwardTarget {
   readonly authority: string;
   /** the URL's authority exactly as the client sent it */
   readonly sent: string;
+  /** "host:port" with the canonical host and the port always: what logs and answers name */
+  readonly destination: string;
 }
 
 export interface ConnectTarget {
@@ -139,7 +141,14 @@ export function parseAbsoluteTarget(
   else if (path.charCodeAt(0) === 0x3f /* ? */) path = `/${path}`;
   const sent = url.slice(7, end);
   if (previous !== undefined && previous.sent === sent) {
-    return { host: previous.host, port: previous.port, path, authority: previous.authority, sent };
+    return {
+      host: previous.host,
+      port: previous.port,
+      path,
+      authority: previous.authority,
+      sent,
+      destination: previous.destination,
+    };
   }
   const hp = hostAndPort(sent, 80);
   if ("problem" in hp) return hp;
@@ -150,6 +159,7 @@ export function parseAbsoluteTarget(
     path,
     authority: hp.port === 80 ? host : `${host}:${hp.port}`,
     sent,
+    destination: `${host}:${hp.port}`,
   };
 }
 

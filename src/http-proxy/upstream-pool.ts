@@ -1,5 +1,5 @@
-// Idle upstream connections, by key (policy generation | canonical host | port): a connection
-// is only ever reused for the same host under the same policy that allowed the address it is
+// Idle upstream connections, by key ("generation|host:port": the policy generation, the
+// canonical host and the port): a connection is only ever reused for the same host under the same policy that allowed the address it is
 // connected to. Most recently used first; a bounded number per key; closed when idle too long
 // (the proxy's sweeper calls sweep()).
 import type { UpstreamConn } from "./upstream.ts";

@@ -57,7 +57,8 @@ export class UpstreamConn {
   /** a final response head was seen; further header callbacks are trailers */
   inFinalResponse = false;
   informational = false;
-  acc: RawHeaders = [];
+  /** header fields of a head longer than one read, or a trailer (rare: made when needed) */
+  acc: RawHeaders | undefined = undefined;
   /** the server sent FIN or asked to close: not reusable */
   ending = false;
   upgraded = false;
@@ -125,7 +126,9 @@ function stateOf(s: RawSocket): UpstreamConn {
 const callbacks = {
   onHeaders(this: Parser, headers: RawHeaders): void {
     const u = this.owner as UpstreamConn | undefined;
-    if (u) for (const h of headers) u.acc.push(h);
+    if (u === undefined) return;
+    const acc = (u.acc ??= []);
+    for (const h of headers) acc.push(h);
   },
   onHeadersComplete(
     this: Parser,
@@ -141,8 +144,8 @@ const callbacks = {
   ): number {
     const u = this.owner as UpstreamConn | undefined;
     if (!u?.user) return 1;
-    const h = headers ?? u.acc;
-    u.acc = [];
+    const h = headers ?? u.acc ?? [];
+    u.acc = undefined;
     const code = status ?? 0;
     u.informational = code >= 100 && code < 200 && code !== 101;
     if (!u.informational) u.inFinalResponse = true;
@@ -176,8 +179,8 @@ const callbacks = {
       u.informational = false;
       return;
     }
-    const trailers = u.acc.length > 0 ? u.acc : undefined;
-    u.acc = [];
+    const trailers = u.acc !== undefined && u.acc.length > 0 ? u.acc : undefined;
+    u.acc = undefined;
     u.inFinalResponse = false;
     u.user?.onResponseComplete(trailers);
   },

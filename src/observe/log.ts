@@ -282,7 +282,9 @@ function logRepeatable<E extends object>(
   if (out === undefined) return logger[level](fields(record(event)), msg);
   let tail = tails.get(event);
   if (tail === undefined) {
-    tail = jsonTail(msg, record(event));
+    // Built by concatenation, the text is a tree of pieces that every line would walk again
+    // when the writer copies it out (that walk was most of the writer's cost): keep it flat.
+    tail = JSON.parse(JSON.stringify(jsonTail(msg, record(event)))) as string;
     tails.set(event, tail);
   }
   out.write(`{"level":"${level}"${isoTime()}${tail}`);

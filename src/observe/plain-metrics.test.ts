@@ -97,5 +97,9 @@ describe("plain metrics", () => {
   it("refuse label values that do not match the label names", () => {
     const m = both();
     assert.throws(() => m.counter[1].series("only-one"), /expected 2 label values/);
+    // also once a series under that first value exists (its level is not a series)
+    m.counter[1].series("only-one", "two").value += 1;
+    assert.throws(() => m.counter[1].series("only-one"), /expected 2 label values/);
+    assert.throws(() => m.counter[1].series("only-one", "two", "three"), /expected 2/);
   });
 });

@@ -41,9 +41,55 @@ export interface Series {
   value: number;
 }
 
-/** Label values (in the metric's label order) → the key of their series. */
-function keyOf(values: readonly string[]): string {
-  return values.length === 1 ? (values[0] as string) : values.join("\u0000");
+/**
+ * Series by their label values: a tree of maps, one level per label, so a lookup builds no
+ * key string (joining the values and hashing the new string was most of an update's cost).
+ * `all` keeps the series in the order they were made, as a map of keys would.
+ */
+class SeriesIndex<S> {
+  #root = new Map<string, unknown>();
+  all: S[] = [];
+  readonly #labelNames: readonly string[];
+
+  constructor(labelNames: readonly string[]) {
+    this.#labelNames = labelNames;
+  }
+
+  get(values: readonly string[]): S | undefined {
+    const n = values.length;
+    // (a wrong number of values would find a level of the tree instead of a series)
+    if (n !== this.#labelNames.length) labelsOf(this.#labelNames, values);
+    if (n === 0) return this.#root.get("") as S | undefined;
+    let level = this.#root;
+    for (let i = 0; i < n - 1; i++) {
+      const next = level.get(values[i] as string) as Map<string, unknown> | undefined;
+      if (next === undefined) return undefined;
+      level = next;
+    }
+    return level.get(values[n - 1] as string) as S | undefined;
+  }
+
+  add(values: readonly string[], s: S): S {
+    const n = values.length;
+    let level = this.#root;
+    for (let i = 0; i < n - 1; i++) {
+      const v = values[i] as string;
+      let next = level.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(v, next);
+      }
+      level = next;
+    }
+    level.set(n === 0 ? "" : (values[n - 1] as string), s);
+    this.all.push(s);
+    return s;
+  }
+
+  clear(): void {
+    this.#root = new Map();
+    this.all = [];
+  }
 }
 
 function labelsOf(names: readonly string[], values: readonly string[]): Labels {
@@ -66,30 +112,28 @@ export class PlainCounter {
   readonly type: "counter" | "gauge";
   readonly aggregator = "sum";
   readonly labelNames: readonly string[];
-  readonly #series = new Map<string, Series>();
+  readonly #series: SeriesIndex<Series>;
 
   constructor(definition: Definition, type: "counter" | "gauge" = "counter") {
     this.name = definition.name;
     this.help = definition.help;
     this.type = type;
     this.labelNames = definition.labelNames;
+    this.#series = new SeriesIndex(definition.labelNames);
     register(this, definition.registers);
   }
 
   /** The series of these label values (in the order of `labelNames`), made at first use. */
   series(...values: string[]): Series {
-    const key = keyOf(values);
-    let s = this.#series.get(key);
-    if (s === undefined) {
-      s = { labels: labelsOf(this.labelNames, values), value: 0 };
-      this.#series.set(key, s);
-    }
-    return s;
+    return (
+      this.#series.get(values) ??
+      this.#series.add(values, { labels: labelsOf(this.labelNames, values), value: 0 })
+    );
   }
 
   get(): MetricFamily {
     const values: MetricValue[] = [];
-    for (const s of this.#series.values()) values.push({ value: s.value, labels: s.labels });
+    for (const s of this.#series.all) values.push({ value: s.value, labels: s.labels });
     return { name: this.name, help: this.help, type: this.type, aggregator: "sum", values };
   }
 
@@ -116,29 +160,27 @@ export class PlainHistogram {
   /** upper bounds, ascending, without +Inf */
   readonly bounds: readonly number[];
   readonly labelNames: readonly string[];
-  readonly #series = new Map<string, HistogramSeries>();
+  readonly #series: SeriesIndex<HistogramSeries>;
 
   constructor(definition: Definition & { readonly buckets: readonly number[] }) {
     this.name = definition.name;
     this.help = definition.help;
     this.bounds = [...definition.buckets].sort((a, b) => a - b);
     this.labelNames = definition.labelNames;
+    this.#series = new SeriesIndex(definition.labelNames);
     register(this, definition.registers);
   }
 
   series(...values: string[]): HistogramSeries {
-    const key = keyOf(values);
-    let s = this.#series.get(key);
-    if (s === undefined) {
-      s = {
+    return (
+      this.#series.get(values) ??
+      this.#series.add(values, {
         labels: labelsOf(this.labelNames, values),
         buckets: new Float64Array(this.bounds.length + 1),
         sum: 0,
         count: 0,
-      };
-      this.#series.set(key, s);
-    }
-    return s;
+      })
+    );
   }
 
   observe(s: HistogramSeries, value: number): void {
@@ -153,7 +195,7 @@ export class PlainHistogram {
   get(): MetricFamily {
     const bucket = `${this.name}_bucket`;
     const values: MetricValue[] = [];
-    for (const s of this.#series.values()) {
+    for (const s of this.#series.all) {
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
         cumulative += s.buckets[i] ?? 0;

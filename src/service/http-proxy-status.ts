@@ -34,6 +34,7 @@ export function listenProblem(s: HttpProxySettings, code: string, message: strin
 export function zeroStats(hits: number): ProxyStats {
   return {
     activeConnections: 0,
+    readingConnections: 0,
     tunnels: 0,
     idleUpstreams: 0,
     requests: 0,

@@ -22,6 +22,7 @@ import {
   statusOf,
 } from "../helpers/http-proxy.ts";
 import { startServer } from "../helpers/tcp-peers.ts";
+import { requestParsers } from "../../src/http-proxy/client-events.ts";
 
 const run = promisify(execFile);
 const LOOPBACK = "127.0.0.0/8";
@@ -386,5 +387,47 @@ describe("forwarding: HTTP/1.0 clients", () => {
     );
     assert.equal(headerOf(ka.text, "connection"), "keep-alive");
     assert.equal(ka.ended, "timeout");
+  });
+});
+
+describe("forwarding: connections idle between requests hold no parser", () => {
+  it("the parser goes back to the pool after a second idle; the next request, split around a sweep, is read as ever", async (t) => {
+    const origin = await startOrigin(t);
+    const { proxy, port } = await startProxy(t, LOOPBACK);
+    const s = net.connect({ port, host: "127.0.0.1" });
+    t.after(() => s.destroy());
+    await once(s, "connect");
+    let text = "";
+    s.setEncoding("latin1");
+    s.on("data", (d: string) => (text += d));
+    const answers = () => text.split("HTTP/1.1 200").length - 1;
+    const until = async (ok: () => boolean, what: string) => {
+      for (let waited = 0; !ok(); waited += 20) {
+        if (waited > 10_000) assert.fail(`waited 10 s for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const head = `GET http://127.0.0.1:${origin.port}/n HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const reading = () => proxy.stats().readingConnections;
+    await until(() => proxy.stats().activeConnections === 1, "the accept");
+    assert.equal(reading(), 0, "a connection that has sent nothing holds no parser");
+    s.write(head);
+    await until(() => answers() === 1, "the first answer");
+    assert.equal(reading(), 1);
+    // the sweeper runs every second: within three the idle connection gives its parser back
+    await until(() => reading() === 0, "the parser given back");
+    assert.ok(requestParsers.size > 0, "kept in the pool for the next one");
+    // half a head, sweeps, the other half: a connection reading a head keeps its parser
+    s.write(head.slice(0, 30));
+    await until(() => reading() === 1, "the parser taken again");
+    await new Promise((r) => setTimeout(r, 2_200));
+    assert.equal(reading(), 1, "kept while the head is incomplete");
+    s.write(head.slice(30));
+    await until(() => answers() === 2, "the second answer");
+    assert.equal(origin.seen.length, 2);
+    assert.equal(origin.seen[1]?.url, "/n");
+    assert.equal(proxy.stats().activeConnections, 1);
+    s.end();
+    await until(() => proxy.stats().activeConnections === 0, "the close");
   });
 });
