@@ -32,6 +32,15 @@ import { renderInformational, renderResponseHead, renderSwitching } from "./resp
 import { route, type RouteOutcome } from "./route.ts";
 import { UpstreamConn, type UpstreamUser } from "./upstream.ts";
 
+/** the head of a request not checked yet */
+const NO_HEAD: RequestHead = Object.freeze({
+  bodyKind: BODY_NONE,
+  contentLength: "",
+  expectContinue: false,
+  upgrade: "",
+  listed: undefined,
+});
+
 const idempotent = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 export class Exchange implements UpstreamUser, ProxyRequest {
@@ -48,13 +57,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   head: Buffer | undefined = undefined;
   policy: PolicyState | undefined = undefined;
 
-  private head_: RequestHead = {
-    bodyKind: BODY_NONE,
-    contentLength: "",
-    expectContinue: false,
-    upgrade: "",
-    listed: undefined,
-  };
+  private head_: RequestHead = NO_HEAD;
   private pending: Buffer[] | undefined = undefined;
   private requestComplete = false;
   private requestSent = false;
