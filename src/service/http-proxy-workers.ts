@@ -6,7 +6,8 @@
 // the host's on each scrape, replaces a worker that died, and drains them all on stop().
 import { AggregatorRegistry } from "prom-client";
 import { isIP } from "node:net";
-import { Worker as Thread } from "node:worker_threads";
+import type { Worker as Thread } from "node:worker_threads";
+import { startTsWorker } from "./ts-worker.ts";
 import type { HttpProxySettings } from "../config/http-proxy-settings.ts";
 import { connectionCountBytes, releaseThreadConnections } from "../http-proxy/connection-count.ts";
 import type { ProxyStats } from "../http-proxy/proxy-server.ts";
@@ -172,7 +173,7 @@ export function workerService(
   };
 
   const spawn = (index: number): Slot => {
-    const thread = new Thread(workerUrl, { workerData: { ...data, index } });
+    const thread = startTsWorker(workerUrl, { ...data, index });
     const w: Slot = {
       index,
       thread,

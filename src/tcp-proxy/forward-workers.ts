@@ -1,7 +1,8 @@
 // The main thread's handle on the forwarding worker threads: starts them, sends them rules
 // and pool states, passes their connect reports on, restarts one that died, and collects
 // their statistics (status page) and connection metrics (/metrics).
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startTsWorker } from "../service/ts-worker.ts";
 import type { CloseReason } from "../observe/events.ts";
 import type { MetricFamilies } from "../observe/metrics.ts";
 import type { ThreadObserveOptions } from "../observe/thread-observer.ts";
@@ -152,7 +153,7 @@ export class ForwardWorkers {
   }
 
   #spawn(slot: Slot): Promise<void> {
-    const worker = new Worker(workerUrl, { workerData: this.#data });
+    const worker = startTsWorker(workerUrl, this.#data);
     slot.worker = worker;
     worker.on("message", (m: FromWorker) => {
       this.#receive(slot, m);
