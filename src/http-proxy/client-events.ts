@@ -17,6 +17,13 @@ import {
 import { PAUSE_TUNNEL, type ExchangeKind } from "./proxy-request.ts";
 
 export const requestCallbacks = {
+  // A head begins: its header time starts, and the parser holds part of a message (it must
+  // not go back to the pool, see ClientConnection.checkTimers). Bytes of a request read behind
+  // another one in the same read begin here too, not at the read.
+  onMessageBegin(this: Parser): void {
+    const c = this.owner as ClientConnection | undefined;
+    if (c !== undefined) c.headSince = c.ctx.clock.now || 1;
+  },
   onHeaders(this: Parser, headers: RawHeaders, url: string): void {
     const c = this.owner as ClientConnection | undefined;
     if (c === undefined) return;
@@ -109,7 +116,6 @@ function onData(this: RawSocket, chunk: Buffer): void {
       if (n === rest.length || c.closed || c.closing) return;
       rest = rest.subarray(n);
     }
-    if (c.parsing === undefined && c.headSince === 0) c.headSince = c.ctx.clock.now || 1;
     const r = c.parserForRead().execute(rest);
     if (c.closed || c.closing) return;
     if (isParseError(r)) {

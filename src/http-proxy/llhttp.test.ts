@@ -18,6 +18,9 @@ function recorder(initialReturn = 0) {
   const control = { headReturn: initialReturn };
   let acc: RawHeaders = [];
   const callbacks = {
+    onMessageBegin() {
+      events.push("begin");
+    },
     onHeaders(headers: RawHeaders, url: string) {
       acc.push(...headers);
       events.push(`partial ${url}`);
@@ -58,9 +61,27 @@ describe("node's HTTP parser binding, as llhttp.ts uses it", () => {
       assert.ok(!isParseError(p.execute(Buffer.from(piece))));
     }
     assert.equal(r.events.at(-1), "complete");
+    assert.equal(r.events[0], "begin", "the first byte begins the message");
     assert.match(
       r.events.join("|"),
       /head 1\.1 \d+ http:\/\/a\/xy \[Host,a\] upgrade=false keepAlive=true/,
+    );
+  });
+
+  it("reports the beginning of a message read behind another one in the same buffer", () => {
+    const r = recorder();
+    const p = createParser(REQUEST, 8192, r.callbacks, undefined);
+    const one = "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n";
+    assert.ok(!isParseError(p.execute(Buffer.from(one + one.slice(0, 9)))));
+    assert.deepEqual(
+      r.events.map((e) => e.split(" ")[0]),
+      ["begin", "head", "complete", "begin"],
+      "the half request behind the whole one has begun",
+    );
+    assert.ok(!isParseError(p.execute(Buffer.from(one.slice(9)))));
+    assert.deepEqual(
+      r.events.slice(-2).map((e) => e.split(" ")[0]),
+      ["head", "complete"],
     );
   });
 
@@ -102,7 +123,7 @@ describe("node's HTTP parser binding, as llhttp.ts uses it", () => {
     const p = createParser(REQUEST, 8192, r.callbacks, undefined);
     const text = Buffer.from("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\nTLS");
     assert.equal(p.execute(text), text.length - 3);
-    assert.match(r.events[0] ?? "", /upgrade=true/);
+    assert.match(r.events.find((e) => e.startsWith("head")) ?? "", /upgrade=true/);
   });
 });
 

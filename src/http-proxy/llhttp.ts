@@ -33,6 +33,7 @@ interface HTTPParserClass {
   new (): Parser;
   readonly REQUEST: number;
   readonly RESPONSE: number;
+  readonly kOnMessageBegin: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
   readonly kOnBody: number;
@@ -71,8 +72,12 @@ export type OnHeadersComplete = (
 ) => number;
 export type OnBody = (this: Parser, chunk: Buffer) => void;
 export type OnMessageComplete = (this: Parser) => void;
+/** The first byte of a message was read (also when the bytes come behind another message). */
+export type OnMessageBegin = (this: Parser) => void;
 
 export interface ParserCallbacks {
+  /** optional: each one set costs a call into JavaScript per message */
+  readonly onMessageBegin?: OnMessageBegin;
   readonly onHeaders: OnHeaders;
   readonly onHeadersComplete: OnHeadersComplete;
   readonly onBody: OnBody;
@@ -91,6 +96,7 @@ export function createParser(
 ): Parser {
   const p = new HTTPParser();
   p.initialize(type, resource, maxHeaderBytes, 0);
+  if (callbacks.onMessageBegin) p[HTTPParser.kOnMessageBegin] = callbacks.onMessageBegin;
   p[HTTPParser.kOnHeaders] = callbacks.onHeaders;
   p[HTTPParser.kOnHeadersComplete] = callbacks.onHeadersComplete;
   p[HTTPParser.kOnBody] = callbacks.onBody;

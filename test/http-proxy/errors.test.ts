@@ -129,6 +129,20 @@ describe("client limits and timeouts", () => {
     assert.equal(r.ended, "end");
   });
 
+  it("half a request head sent right behind a whole request gets 408 in time too", async (t) => {
+    // The half head arrives in the same read as the request before it: its time starts there.
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK, {
+      headerTimeoutMs: 300,
+      keepAliveTimeoutMs: 30_000,
+    });
+    const one = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const r = await rawExchange(port, one + one.slice(0, 20), { waitMs: 5000 });
+    const statuses = [...r.text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [200, 408]);
+    assert.equal(r.ended, "end");
+  });
+
   it("a slowloris trickling header bytes still gets 408 (the head time is not reset by activity)", async (t) => {
     const { port } = await startProxy(t, LOOPBACK, { headerTimeoutMs: 500 });
     const parts = ["GET http://127.0.0.1:1/ HTTP/1.1\r\n", ...Array<string>(40).fill("X: y\r\n")];

@@ -426,6 +426,16 @@ describe("forwarding: connections idle between requests hold no parser", () => {
     await until(() => answers() === 2, "the second answer");
     assert.equal(origin.seen.length, 2);
     assert.equal(origin.seen[1]?.url, "/n");
+    // a whole request and half of the next in one write, sweeps, the other half: the half
+    // head read behind the first request stays in the parser
+    s.write(head + head.slice(0, 30));
+    await until(() => answers() === 3, "the third answer");
+    await new Promise((r) => setTimeout(r, 2_200));
+    assert.equal(reading(), 1, "kept while a pipelined head is incomplete");
+    s.write(head.slice(30));
+    await until(() => answers() === 4, "the fourth answer");
+    assert.doesNotMatch(text, / 400 /);
+    assert.equal(origin.seen.length, 4);
     assert.equal(proxy.stats().activeConnections, 1);
     s.end();
     await until(() => proxy.stats().activeConnections === 0, "the close");
