@@ -64,6 +64,15 @@ describe(
         ?.addr_info;
       return infos?.find((i) => i["local"] === source);
     };
+    const macOf = async (r: RouterName) => {
+      const j = await ha.exec(r, ["ip", "-j", "link", "show", ha.lab.topology.egressInterface]);
+      return (JSON.parse(j.stdout) as { address: string }[])[0]?.address.toLowerCase();
+    };
+    /** The gateway's neighbour entry for the source address: its link-layer address. */
+    const gatewayEntry = async () => {
+      const j = await ha.lab.exec("gateway", ["ip", "-j", "-6", "neigh", "show", source]);
+      return (JSON.parse(j.stdout) as { lladdr?: string }[])[0]?.lladdr?.toLowerCase();
+    };
     const view = async (r: RouterName) => {
       const s = await ha.state(r);
       return { ...s, address: await held(r) };
@@ -162,6 +171,15 @@ describe(
             ? true
             : undefined;
         });
+        // the keeper announced the address to the gateway again (a solicitation from it): the
+        // gateway's neighbour entry, which the intruder's takeover had pointed at the
+        // intruder, points at the keeper
+        const keeperMac = await macOf(keeper);
+        await waitFor(
+          "the gateway's entry for the source to point at the keeper",
+          20_000,
+          async () => ((await gatewayEntry()) === keeperMac ? true : undefined),
+        );
       } finally {
         await ha.partition(false);
       }

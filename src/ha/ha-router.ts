@@ -99,6 +99,7 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       addresses,
       kernel,
       leaseSeconds: o.ha.addressLeaseSeconds,
+      gateway: base.gateway,
       log: o.log,
       onTransition: (t) => {
         const holding = h.ready;
