@@ -2,6 +2,7 @@
 // ndisc6 and arping run in test/ha-ndp.test.ts and test/ha-takeover.test.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { CommandError } from "../redirect/command-runner.ts";
 import { RecordingRunner } from "../redirect/recording-runner.ts";
 import { ndpProbe, probeGateway, startGatewayCheck } from "./gateway-check.ts";
 
@@ -89,5 +90,25 @@ describe("ndpProbe", () => {
       [false, "no NDP answer (3 times in a row)"],
       [true, "answered NDP"],
     ]);
+  });
+
+  it("a missing ndisc6 counts as a miss with the reason, as a missing arping does", async () => {
+    const runner = {
+      run: (argv: readonly string[]) =>
+        Promise.reject(new CommandError(argv, undefined, `"ndisc6" not found in PATH`)),
+    };
+    const changes: [boolean, string][] = [];
+    const check = startGatewayCheck({
+      runner,
+      egressInterface: "mv0",
+      gateway: "2001:db8::1",
+      intervalMs: 10,
+      onChange: (r, d) => void changes.push([r, d]),
+    });
+    const end = Date.now() + 3000;
+    while (changes.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    check.stop();
+    assert.equal(changes[0]?.[0], false);
+    assert.match(changes[0]?.[1] ?? "", /"ndisc6" not found in PATH.*\(3 times in a row\)/);
   });
 });
