@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 debs=(
   nftables iptables iproute2 iputils-arping procps kmod # network setup and NAT
+  ndisc6                                                # HA checks over IPv6 (neighbour discovery)
   dnsmasq-base                                          # the lab's DNS server
   curl socat python3                                    # real clients in tests and the demo
   openssl                                               # certificates made in the TLS tests

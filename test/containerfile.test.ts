@@ -66,6 +66,7 @@ const programPackages: Record<string, string> = {
   conntrack: "conntrack",
   ethtool: "ethtool",
   ndsend: "ndisc6",
+  ndisc6: "ndisc6",
   keepalived: "keepalived",
   setpriv: "util-linux",
 };
@@ -171,6 +172,7 @@ describe("Containerfile: what it installs and runs", () => {
       "iptables",
       "iputils-arping",
       "keepalived",
+      "ndisc6",
       "nftables",
       "util-linux",
     ]);

@@ -425,7 +425,7 @@ export const settings = {
   haGatewayCheckSeconds: setting(
     "EGRESS_HA_GATEWAY_CHECK_SECONDS",
     "ha-gateway-check-seconds",
-    "How often the gateway is checked with ARP (IPv4); after 3 failures in a row the replica gives up the role. 0 turns the check off.",
+    "How often the gateway is checked (ARP; IPv6: neighbour solicitation); after 3 failures in a row the replica gives up the role. 0 turns the check off.",
     { default: "1", check: valueChecks.seconds },
   ),
   haAddressLeaseSeconds: setting(
@@ -437,7 +437,7 @@ export const settings = {
   haDuplicateCheckSeconds: setting(
     "EGRESS_HA_DUPLICATE_CHECK_SECONDS",
     "ha-duplicate-check-seconds",
-    "How often the holder asks the LAN by ARP whether another host answers for the source address (IPv4; split-brain: docs/ha.md). 0 turns the check off.",
+    "How often the holder asks the LAN (ARP; IPv6: NDP) whether another host answers for the source address (split-brain: docs/ha.md). 0 turns the check off.",
     { default: "1", check: valueChecks.seconds },
   ),
   haRunDir: setting(

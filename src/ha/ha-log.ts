@@ -53,8 +53,9 @@ export const haLogMessages = {
   "cannot change the fault state": "Active/standby: the fault file could not be written (`error`).",
   "cannot clear fault": "Active/standby: a timed fault could not be cleared (`error`).",
   "gateway gone":
-    "Active/standby: the gateway did not answer ARP 3 times in a row (`gateway`, `detail`).",
-  "gateway back": "Active/standby: the gateway answers ARP again (`gateway`, `detail`).",
+    "Active/standby: the gateway did not answer ARP (IPv6: neighbour discovery) 3 times in a row (`gateway`, `detail`).",
+  "gateway back":
+    "Active/standby: the gateway answers ARP (IPv6: neighbour discovery) again (`gateway`, `detail`).",
   "source address lost while holding":
     "Active/standby: the holder's lease renewal found the source address gone (`error`).",
   "cannot announce an address":

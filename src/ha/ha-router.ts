@@ -99,6 +99,7 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       addresses,
       kernel,
       leaseSeconds: o.ha.addressLeaseSeconds,
+      gateway: base.gateway,
       log: o.log,
       onTransition: (t) => {
         const holding = h.ready;
@@ -133,7 +134,7 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
           );
         for (const w of initial.warnings) publishRedirect({ kind: "warning", message: w });
         await e.start((c: RoleChange) => h.onRole(c));
-        if (o.ha.gatewayCheckSeconds > 0 && source.family === 4) {
+        if (o.ha.gatewayCheckSeconds > 0) {
           gatewayCheck = startGatewayCheck({
             runner,
             egressInterface: base.egressInterface,
@@ -150,7 +151,7 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
             },
           });
         }
-        if (o.ha.duplicateCheckSeconds > 0 && source.family === 4) {
+        if (o.ha.duplicateCheckSeconds > 0) {
           guard = await startSplitBrainGuard({
             runner,
             egressInterface: base.egressInterface,
@@ -177,7 +178,7 @@ export function createHaRouter(o: HaRouterOptions): HaRouter {
       async stop() {
         clearInterval(hitsTimer);
         gatewayCheck?.stop();
-        // the check may be waiting for an ARP answer: the handover does not wait for it
+        // the check may be waiting for an ARP or NDP answer: the handover does not wait for it
         const guardStopped = guard?.stop();
         // nothing is translated here from now on: readiness false, standby rules in,
         // cluster-side address out

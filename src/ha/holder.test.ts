@@ -10,8 +10,13 @@ import { Holder } from "./holder.ts";
 
 const source = { address: "198.51.100.99", prefixLength: 24, family: 4 as const };
 const vip = { address: "192.0.2.4", prefixLength: 24, family: 4 as const };
+const source6 = { address: "2001:db8:2::99", prefixLength: 64, family: 6 as const };
+const vip6 = { address: "2001:db8:1::4", prefixLength: 64, family: 6 as const };
 
-function setup(answer?: (argv: readonly string[]) => { code: number } | undefined) {
+function setup(
+  answer?: (argv: readonly string[]) => { code: number } | undefined,
+  v6?: { gateway: string },
+) {
   const steps: string[] = [];
   const runner = new RecordingRunner((argv) => {
     steps.push(argv.join(" "));
@@ -38,11 +43,17 @@ function setup(answer?: (argv: readonly string[]) => { code: number } | undefine
     runner,
     election,
     kernel,
-    addresses: [
-      { address: source, dev: "macvlan0", side: "egress" },
-      { address: vip, dev: "eth0", side: "cluster" },
-    ],
+    addresses: v6
+      ? [
+          { address: source6, dev: "macvlan0", side: "egress" },
+          { address: vip6, dev: "eth0", side: "cluster" },
+        ]
+      : [
+          { address: source, dev: "macvlan0", side: "egress" },
+          { address: vip, dev: "eth0", side: "cluster" },
+        ],
     leaseSeconds: 3,
+    ...(v6 ? { gateway: v6.gateway } : {}),
     log: () => {},
     faultHoldMs: 60_000,
   });
@@ -124,5 +135,16 @@ describe("Holder", () => {
       "ip address del 192.0.2.4/24 dev eth0",
       "ip address del 198.51.100.99/24 dev macvlan0",
     ]);
+  });
+
+  it("announces an IPv6 egress address again by soliciting the gateway from it (its cache takes our MAC)", async () => {
+    const { h, steps, report } = setup(undefined, { gateway: "2001:db8:2::1" });
+    report("holder");
+    await h.settled();
+    steps.length = 0;
+    h.announce();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(steps, ["ndisc6 -q -n -r 1 -w 1000 -s 2001:db8:2::99 2001:db8:2::1 macvlan0"]);
+    await h.release();
   });
 });

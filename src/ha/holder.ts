@@ -18,6 +18,7 @@
 // The lease: the holder's addresses are given a kernel lifetime (valid_lft) that this process
 // renews. A holder killed outright (SIGKILL of every process, a hung node) stops answering
 // for the address when the lease runs out, even if nothing is left to remove it.
+import { isIPv6 } from "node:net";
 import type { SourceAddress } from "../config/types.ts";
 import type { CommandRunner } from "../redirect/command-runner.ts";
 import type { Election, Role, RoleChange } from "./election.ts";
@@ -62,6 +63,11 @@ export interface HolderOptions {
   readonly addresses: readonly HeldAddress[];
   readonly kernel: HolderKernel;
   readonly leaseSeconds: number;
+  /**
+   * The egress gateway. An IPv6 egress address is announced to it by a neighbour
+   * solicitation from that address (see #announce).
+   */
+  readonly gateway?: string;
   readonly log: HaLog;
   readonly onTransition?: (t: Transition) => void;
   /** how long a "takeover-failed"/"address-lost" fault keeps this replica out; default 5 s */
@@ -162,9 +168,9 @@ export class Holder {
   }
 
   /**
-   * Announces every address this replica holds again (gratuitous ARP; IPv6: the kernel's
-   * own advertisement when the address was added). After a second holder gave the address
-   * up, the LAN's neighbour caches may still point at it.
+   * Announces every address this replica holds again (gratuitous ARP; IPv6: the egress
+   * address to the gateway, see #announce). After a second holder gave the address up, the
+   * LAN's neighbour caches may still point at it.
    */
   announce(): void {
     if (!this.#ready) return;
@@ -268,19 +274,33 @@ export class Holder {
   /**
    * Tells the neighbours the address moved: gratuitous ARP, twice, a second apart (a
    * neighbour ignores an update within a second of the last one; IPv6: the kernel sends an
-   * unsolicited neighbour advertisement itself when ndisc_notify is on, which prepare sets).
-   * Not awaited: readiness does not wait for it.
+   * unsolicited neighbour advertisement itself when an address is added and ndisc_notify is
+   * on, which prepare sets; an IPv6 egress address held already is announced to the gateway
+   * as below). Not awaited: readiness does not wait for it.
    */
   #announce(h: HeldAddress): void {
-    if (h.address.family !== 4) return;
-    this.#o.runner
-      .run(["arping", "-q", "-U", "-c", "2", "-I", h.dev, h.address.address], { okCodes: [0, 1] })
-      .catch((err: unknown) =>
-        this.#o.log("warn", "cannot announce an address", {
-          address: h.address.address,
-          error: err instanceof Error ? err.message : String(err),
-        }),
-      );
+    let argv: string[];
+    let okCodes = [0, 1];
+    if (h.address.family === 4) {
+      argv = ["arping", "-q", "-U", "-c", "2", "-I", h.dev, h.address.address];
+    } else if (h.side === "egress" && this.#o.gateway && isIPv6(this.#o.gateway)) {
+      // No tool here sends an unsolicited neighbour advertisement (the kernel sends one
+      // only when an address is added). A neighbour solicitation of the gateway from the held
+      // address does as well for the neighbour that matters: it carries our link-layer
+      // address, and the gateway's kernel updates its entry for the address with it (RFC 4861
+      // 7.2.3). ndisc6 exits 2 when the gateway does not answer; the update is made anyway.
+      argv = ["ndisc6", "-q", "-n", "-r", "1", "-w", "1000", "-s", h.address.address];
+      argv.push(this.#o.gateway, h.dev);
+      okCodes = [0, 2];
+    } else {
+      return; // an IPv6 cluster-side address: the kernel announced it when it was added
+    }
+    this.#o.runner.run(argv, { okCodes }).catch((err: unknown) =>
+      this.#o.log("warn", "cannot announce an address", {
+        address: h.address.address,
+        error: err instanceof Error ? err.message : String(err),
+      }),
+    );
   }
 
   /** all: also the egress addresses the engine manages (start-up clean-up, shutdown) */

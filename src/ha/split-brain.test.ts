@@ -161,4 +161,45 @@ describe("split-brain guard", () => {
     assert.ok(w.lines.some((l) => l.msg === "split-brain check unavailable"));
     await g.stop();
   });
+
+  it("IPv6: solicits with ndisc6 and leaves its own interface's answers out", async () => {
+    const lines: HaLogMessage[] = [];
+    let other = false;
+    const standDowns: boolean[] = [];
+    let holder = true;
+    const own = "Target link-layer address: 02:AA:00:00:00:01\n from 2001:db8::99\n";
+    const theirs = "Target link-layer address: 02:BB:00:00:00:02\n from 2001:db8::99\n";
+    const runner = new RecordingRunner((argv) => {
+      if (argv[0] === "ndisc6") return { stdout: own + (other ? theirs : "") };
+      if (argv.join(" ") === "ip -j link show dev macvlan0")
+        return { stdout: '[{"ifname":"macvlan0","address":"02:aa:00:00:00:01"}]' };
+      return undefined;
+    });
+    const g = await startSplitBrainGuard({
+      runner,
+      egressInterface: "macvlan0",
+      address: "2001:db8::99",
+      vrid: 42,
+      intervalMs: 10,
+      confirmMs: 60,
+      isHolder: () => holder,
+      standDown: (on) => {
+        standDowns.push(on);
+        if (on) holder = false;
+        return Promise.resolve();
+      },
+      announce: () => {},
+      log: (_level, msg) => void lines.push(msg),
+    });
+    g.tookOver();
+    await sleep(150);
+    assert.equal(g.status().state, "clear", "our own answers are no second holder");
+    assert.deepEqual(standDowns, []);
+    other = true;
+    await until("a detection", () => g.status().state === "keeping");
+    assert.equal(g.status().peer, "02:bb:00:00:00:02");
+    assert.ok(runner.lines().includes("ndisc6 -m -n -r 1 -w 1000 2001:db8::99 macvlan0"));
+    assert.ok(!runner.lines().some((l) => l.startsWith("arping")));
+    await g.stop();
+  });
 });

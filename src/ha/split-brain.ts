@@ -1,10 +1,13 @@
 // Split-brain: two replicas that cannot hear each other's VRRP advertisements (a switch that
 // filters multicast, a partition between the replicas that still lets both reach the gateway)
 // each elect themselves, and both hold the source address. VRRP cannot settle that: its own
-// messages are what does not arrive. This guard settles it with what does arrive, ARP (IPv4):
+// messages are what does not arrive. This guard settles it with what does arrive, ARP (IPv4)
+// or neighbour discovery (IPv6):
 //
-// - The holder asks the LAN who has the source address, once per interval: an ARP probe from
-//   0.0.0.0 (`arping -D`), which another holder's kernel answers.
+// - The holder asks the LAN who has the source address, once per interval: IPv4, an ARP probe
+//   from 0.0.0.0 (`arping -D`), which another holder's kernel answers; IPv6, a neighbour
+//   solicitation (`ndisc6`, see ndpProbe), whose answers from this replica's own interface
+//   are left out.
 // - An answer counts only once it has gone on for longer than the address lease (plus a
 //   margin): a holder that was killed keeps answering until its lease runs out, and a
 //   takeover from it is no split-brain.
@@ -18,9 +21,14 @@
 //   its virtual router's advertisements again (the partition healed): an nft counter on the
 //   egress interface counts them (table inet egress_router_ha).
 //
-// IPv6 source addresses are not checked (no NDP probe here); docs/ha.md says so.
+// Duplicate address detection plays no part. keepalived adds an IPv6 address without it
+// (nodad), and so do the holder's own actions: with DAD, a replica taking over from a killed
+// holder whose address has not yet run out would get a "dadfailed" address, unusable for
+// good, where the lease is meant to let it through seconds later. So the kernel never marks
+// a held address dadfailed, and the solicitations here are what finds a second holder.
+import { isIPv6 } from "node:net";
 import type { CommandRunner } from "../redirect/command-runner.ts";
-import { arpProbe } from "./gateway-check.ts";
+import { arpProbe, linkAddress, ndpProbe } from "./gateway-check.ts";
 import type { HaLog } from "./ha-log.ts";
 
 export const VRRP_COUNTER_TABLE = "egress_router_ha";
@@ -28,7 +36,7 @@ export const VRRP_COUNTER_TABLE = "egress_router_ha";
 export interface SplitBrainOptions {
   readonly runner: CommandRunner;
   readonly egressInterface: string;
-  /** the reserved IPv4 source address */
+  /** the reserved source address (IPv4: ARP probes; IPv6: neighbour solicitations) */
   readonly address: string;
   readonly vrid: number;
   readonly intervalMs: number;
@@ -136,6 +144,14 @@ export async function startSplitBrainGuard(o: SplitBrainOptions): Promise<SplitB
       error: err instanceof Error ? err.message : String(err),
     });
   }
+  // IPv6: our own interface's answers are left out, so its link-layer address is needed
+  // (read once; a failure is retried at the next probe)
+  let self: string | undefined;
+  const probe = async (): Promise<{ answered: boolean; peer: string | undefined }> => {
+    if (!isIPv6(o.address)) return arpProbe(o.runner, o.egressInterface, o.address, 1);
+    self ??= await linkAddress(o.runner, o.egressInterface);
+    return ndpProbe(o.runner, o.egressInterface, o.address, 1, self);
+  };
   const readVrrp = async (): Promise<number | undefined> => {
     if (!vrrpCounter) return undefined;
     try {
@@ -227,16 +243,16 @@ export async function startSplitBrainGuard(o: SplitBrainOptions): Promise<SplitB
       contested = undefined;
       return;
     }
-    let probe: { answered: boolean; peer: string | undefined };
+    let answer: { answered: boolean; peer: string | undefined };
     try {
-      probe = await arpProbe(o.runner, o.egressInterface, o.address, 1);
+      answer = await probe();
     } catch {
       return; // no evidence either way; the next probe decides
     }
     if (stopped) return;
     // the role may have changed while the probe ran: judge by the role now
-    if (o.isHolder()) await asHolder(probe.answered, probe.peer, Date.now());
-    else if (state === "standing-down") await asStoodDown(probe.answered);
+    if (o.isHolder()) await asHolder(answer.answered, answer.peer, Date.now());
+    else if (state === "standing-down") await asStoodDown(answer.answered);
   };
 
   const schedule = (delayMs: number) => {
