@@ -65,7 +65,6 @@ const programPackages: Record<string, string> = {
   sysctl: "procps",
   conntrack: "conntrack",
   ethtool: "ethtool",
-  ndsend: "ndisc6",
   ndisc6: "ndisc6",
   keepalived: "keepalived",
   setpriv: "util-linux",
