@@ -287,10 +287,9 @@ export class ClientConnection {
     }
     if (this.closed || this.closing) return;
     if (this.headSince > 0 && now - this.headSince > o.headerTimeoutMs) {
-      this.active?.abort();
-      this.active = undefined;
+      this.headSince = 0;
       this.endReason = "idle-timeout";
-      this.rejectAndClose({
+      this.refuseRequestBeingRead({
         status: 408,
         message: `Cannot read the request head: not complete after ${seconds(o.headerTimeoutMs)}`,
       });
@@ -337,17 +336,27 @@ export class ClientConnection {
   }
 
   onParseError(err: ParseError): void {
-    const reject = parseErrorReject(err.code, err.reason, this.ctx.options.maxHeaderBytes);
+    this.refuseRequestBeingRead(
+      parseErrorReject(err.code, err.reason, this.ctx.options.maxHeaderBytes),
+    );
+  }
+
+  /**
+   * The request being read cannot be (malformed, or its head too slow): it gets `reject` and
+   * the connection closes. Behind a request still being answered, that answer finishes first
+   * and the refusal follows it: a refusal written now would land inside the answer's body.
+   * Reading stops at once either way.
+   */
+  private refuseRequestBeingRead(reject: Reject): void {
     const r = this.active;
     if (r !== undefined && this.parsing === undefined && this.queue.length === 0) {
-      // The broken request is a pipelined one behind a request being answered: let that
-      // answer finish, then give this one its 400.
       this.deferredReject = reject;
       this.stopped = true;
       return;
     }
     if (r !== undefined && r.responseStarted) {
-      this.abort("error");
+      // requests queued behind the one being answered: no place for an answer; cut
+      this.abort(this.endReason ?? "error");
       return;
     }
     r?.abort();

@@ -143,6 +143,29 @@ describe("client limits and timeouts", () => {
     assert.equal(r.ended, "end");
   });
 
+  it("half a head behind a response still streaming: the response ends whole, then 408", async (t) => {
+    // The origin sends its answer in two parts 1.2 s apart; the header time (300 ms) of the
+    // half head behind the request runs out in between. The answer must not be cut or mixed
+    // with the 408: it finishes, then the 408 follows, then the connection closes.
+    const origin = await startOrigin(t, (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "10" });
+      res.write("first");
+      setTimeout(() => res.end("-last"), 1200);
+    });
+    const { port } = await startProxy(t, LOOPBACK, {
+      headerTimeoutMs: 300,
+      keepAliveTimeoutMs: 30_000,
+    });
+    const one = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const r = await rawExchange(port, one + one.slice(0, 20), { waitMs: 6000 });
+    const [head, rest = ""] = r.text.split("\r\n\r\n", 2);
+    assert.match(head ?? "", /^HTTP\/1\.1 200 /);
+    assert.ok(rest.startsWith("first-last"), JSON.stringify(r.text));
+    assert.match(rest.slice(10), /^HTTP\/1\.1 408 /);
+    assert.equal(r.ended, "end");
+    assert.equal(origin.seen.length, 1);
+  });
+
   it("a slowloris trickling header bytes still gets 408 (the head time is not reset by activity)", async (t) => {
     const { port } = await startProxy(t, LOOPBACK, { headerTimeoutMs: 500 });
     const parts = ["GET http://127.0.0.1:1/ HTTP/1.1\r\n", ...Array<string>(40).fill("X: y\r\n")];
