@@ -30,6 +30,10 @@ import { RouteMemo } from "./route.ts";
 
 /** after our last answer, how long a client may take to close before we drop it */
 const LINGER_MS = 2_000;
+const SHUTTING_DOWN: Reject = {
+  status: 503,
+  message: "Cannot serve the request: the proxy is shutting down; send it again",
+};
 /** a connection idle between requests this long gives its parser back */
 const PARK_PARSER_MS = 1_000;
 /** TCP keep-alive probes on tunnels (dead peers are found even when idle is long) */
@@ -154,6 +158,12 @@ export class ClientConnection {
     if (this.active === undefined && !this.closing) {
       this.active = r;
       r.begin();
+    } else if (this.active === undefined && this.ctx.draining) {
+      // Its head was still arriving when the drain began: no request will be started any
+      // more, so it is told why now rather than cut when the drain time is up.
+      this.parsing = undefined;
+      r.abort();
+      this.rejectAndClose(SHUTTING_DOWN);
     } else {
       this.queue.push(r);
       this.pauseFor(PAUSE_PIPELINE);
@@ -173,10 +183,7 @@ export class ClientConnection {
       const next = this.queue[0];
       if (!close && this.ctx.draining && next !== undefined) {
         // A request sent behind the last one we serve: tell it why instead of dropping it.
-        this.rejectAndClose({
-          status: 503,
-          message: "Cannot serve the request: the proxy is shutting down; send it again",
-        });
+        this.rejectAndClose(SHUTTING_DOWN);
         return;
       }
       this.endReason ??= "done";

@@ -271,3 +271,32 @@ describe("client limits and timeouts", () => {
     assert.match(r.text, /closed its side before the request was complete/);
   });
 });
+
+describe("a request that completes while the proxy drains", () => {
+  it("gets 503 with the reason, not a silent close at the end of the drain", async (t) => {
+    const origin = await startOrigin(t);
+    const { proxy, port } = await startProxy(t, LOOPBACK);
+    const s = net.connect({ port, host: "127.0.0.1" });
+    t.after(() => s.destroy());
+    await once(s, "connect");
+    let text = "";
+    s.setEncoding("latin1");
+    s.on("data", (d: string) => (text += d));
+    const ended = once(s, "end");
+    const head = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`;
+    s.write(head.slice(0, 25));
+    for (let i = 0; proxy.stats().readingConnections === 0 && i < 250; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const closing = proxy.close(5_000);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    s.write(head.slice(25));
+    await ended;
+    assert.match(text, /^HTTP\/1\.1 503 /);
+    assert.match(text, /the proxy is shutting down; send it again/);
+    assert.ok(Date.now() - started < 2_000, "answered at once, not at the end of the drain");
+    assert.equal(origin.seen.length, 0);
+    await closing;
+  });
+});
