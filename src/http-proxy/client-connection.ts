@@ -226,6 +226,19 @@ export class ClientConnection {
     setTimeout(destroySocket, LINGER_MS, this.socket).unref();
   }
 
+  /**
+   * The drain time is up: the connection goes now. A client still sending a request head is
+   * told why (503) before the close; anything else is cut.
+   */
+  drainTimeUp(): void {
+    if (this.tunnel === undefined && this.active === undefined && this.headSince > 0) {
+      this.endReason = "drain";
+      this.rejectAndClose(SHUTTING_DOWN);
+      return;
+    }
+    this.abort("drain");
+  }
+
   /** Cuts the connection now (e.g. the upstream failed mid-answer, or the drain time is up). */
   abort(reason: CloseReason): void {
     this.endReason ??= reason;

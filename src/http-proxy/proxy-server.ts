@@ -240,7 +240,7 @@ async function drain(
     await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
     ctx.clock.now = Date.now();
   }
-  for (const c of ctx.connections) c.abort("drain");
+  for (const c of ctx.connections) c.drainTimeUp();
   // Handles close asynchronously; give them a moment so their close events are published.
   const until = Date.now() + 1_000;
   while (ctx.connections.size > 0 && Date.now() < until) {

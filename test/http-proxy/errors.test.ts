@@ -300,3 +300,24 @@ describe("a request that completes while the proxy drains", () => {
     await closing;
   });
 });
+
+describe("a request head still arriving when the drain time is up", () => {
+  it("gets 503 before the close", async (t) => {
+    const { proxy, port } = await startProxy(t, LOOPBACK);
+    const s = net.connect({ port, host: "127.0.0.1" });
+    t.after(() => s.destroy());
+    await once(s, "connect");
+    let text = "";
+    s.setEncoding("latin1");
+    s.on("data", (d: string) => (text += d));
+    const ended = once(s, "end");
+    s.write("GET http://127.0.0.1:1/ HTTP/1.1\r\nHo");
+    for (let i = 0; proxy.stats().readingConnections === 0 && i < 250; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await proxy.close(300);
+    await ended;
+    assert.match(text, /^HTTP\/1\.1 503 /);
+    assert.match(text, /the proxy is shutting down; send it again/);
+  });
+});
