@@ -9,40 +9,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { HaLab, RouterName } from "../src/lab/ha-lab.ts";
 import { ROUTERS, createHaLab } from "../src/lab/ha-lab.ts";
-import { findProgram } from "../src/redirect/command-runner.ts";
-import { privilegedSkipReason } from "./helpers/privileged.ts";
-
-function skipReason(): string | false {
-  const reason =
-    privilegedSkipReason() ??
-    (findProgram("ndisc6", process.env) === undefined
-      ? "needs ndisc6 (Debian package ndisc6; make install)"
-      : undefined);
-  if (reason !== undefined && process.env["CI"] === "true") assert.fail(`in CI: ${reason}`);
-  return reason ?? false;
-}
+import { waitFor as pollFor } from "./helpers/net.ts";
+import { privilegedNeeding } from "./helpers/privileged.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(
-  what: string,
-  ms: number,
-  f: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
+const waitFor = <T>(what: string, ms: number, f: () => Promise<T | undefined> | T | undefined) =>
+  pollFor(what, f, ms, 200);
 
 const other = (r: RouterName): RouterName => (r === "a" ? "b" : "a");
 
 describe(
   "active/standby routers with an IPv6 source (keepalived, ndisc6)",
-  { skip: skipReason() },
+  privilegedNeeding([{ program: "ndisc6", debianPackage: "ndisc6" }]),
   () => {
     let ha: HaLab;
     let env: Record<string, string>;

@@ -14,23 +14,11 @@ import type { Attempt } from "../src/lab/lab-traffic.ts";
 import { wallNow } from "../src/lab/lab-traffic.ts";
 import type { HolderMonitor } from "./helpers/ha-monitor.ts";
 import { monitorHolders } from "./helpers/ha-monitor.ts";
+import { waitFor as pollFor } from "./helpers/net.ts";
 import { privileged } from "./helpers/privileged.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(
-  what: string,
-  ms: number,
-  f: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const waitFor = <T>(what: string, ms: number, f: () => Promise<T | undefined> | T | undefined) =>
+  pollFor(what, f, ms, 100);
 
 const settings = { EGRESS_HA_ADVERT_SECONDS: "0.3" };
 const other = (r: RouterName): RouterName => (r === "a" ? "b" : "a");

@@ -103,13 +103,8 @@ export class ClientConnection {
 
   /** "ip:port" of the client, built once and only when asked. */
   get clientText(): string {
-    if (this.clientTextCache === undefined) {
-      let a = this.socket.remoteAddress ?? "?";
-      // On a dual-stack listener IPv4 clients appear IPv4-mapped; show them as IPv4.
-      if (a.startsWith("::ffff:") && a.includes(".")) a = a.slice(7);
-      this.clientTextCache = `${a.includes(":") ? `[${a}]` : a}:${this.socket.remotePort ?? 0}`;
-    }
-    return this.clientTextCache;
+    // (on a dual-stack listener IPv4 clients appear IPv4-mapped: shown as IPv4)
+    return (this.clientTextCache ??= this.socket.peerText());
   }
 
   /**

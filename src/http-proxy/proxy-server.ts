@@ -202,9 +202,7 @@ function refuseOverLimit(
   s.write(answer, "utf8");
   // Said and counted as the DNS proxy does (end "limit"): the limit being hit must show.
   if (channels.connectionClose.hasSubscribers) {
-    let a = s.remoteAddress ?? "?";
-    if (a.startsWith("::ffff:") && a.includes(".")) a = a.slice(7);
-    const client = `${a.includes(":") ? `[${a}]` : a}:${s.remotePort ?? 0}`;
+    const client = s.peerText();
     publishConnectionOpen({ mode: "http-proxy", listener, client });
     publishConnectionClose({
       mode: "http-proxy",

@@ -16,6 +16,7 @@ import {
   WriteWrap,
   errorName,
   lastWriteWasAsync,
+  peerText,
   readResult,
 } from "./raw-tcp.ts";
 import { getSystemErrorName } from "node:util";
@@ -266,7 +267,6 @@ export class RawSocket {
   kept = false;
   private readMin = 0;
   private corked: (string | Uint8Array)[] | undefined = undefined;
-  private peer: { address?: string; port?: number } | undefined = undefined;
 
   constructor(handle: TcpHandle, handlers: SocketHandlers, owner: unknown) {
     this.handle = handle as StreamHandle;
@@ -337,21 +337,12 @@ export class RawSocket {
     maybeFree(lease, MAX_READ_BYTES);
   }
 
-  get remoteAddress(): string | undefined {
-    return this.peerInfo().address;
-  }
-
-  get remotePort(): number | undefined {
-    return this.peerInfo().port;
-  }
-
-  private peerInfo(): { address?: string; port?: number } {
-    if (this.peer === undefined) {
-      const out: { address?: string; port?: number } = {};
-      if (!this.destroyed) this.handle.getpeername(out);
-      this.peer = out;
-    }
-    return this.peer;
+  /**
+   * "ip:port" of the peer (IPv6 in brackets, IPv4-mapped shown as IPv4), "?:0" when unknown:
+   * ask while the handle is open.
+   */
+  peerText(): string {
+    return (!this.destroyed && peerText(this.handle)) || "?:0";
   }
 
   get writable(): boolean {

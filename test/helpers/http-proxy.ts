@@ -262,6 +262,20 @@ export function captureEvents<T = Record<string, unknown>>(t: TestContext, name:
   return out;
 }
 
+/** A raw client connection to the proxy (closed after the test), collecting what it reads. */
+export async function openRawClient(
+  t: TestContext,
+  port: number,
+): Promise<{ socket: net.Socket; text: () => string; ended: Promise<unknown> }> {
+  const socket = net.connect({ port, host: "127.0.0.1" });
+  t.after(() => socket.destroy());
+  await once(socket, "connect");
+  let text = "";
+  socket.setEncoding("latin1");
+  socket.on("data", (d: string) => (text += d));
+  return { socket, text: () => text, ended: once(socket, "end") };
+}
+
 /** A GET through the proxy with node's http client (absolute-form, as http_proxy clients do). */
 export function getVia(
   proxyPort: number,

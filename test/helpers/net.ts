@@ -80,17 +80,21 @@ export async function lineClient(port: number): Promise<LineClient> {
   };
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
+/**
+ * Polls `check` every `everyMs` until it returns a value other than undefined, or fails after
+ * `ms`.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | Promise<T | undefined>,
   ms = 5000,
+  everyMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await check();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

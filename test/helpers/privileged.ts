@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { egressLinkUnsupportedReason } from "../../src/lab/lab.ts";
 import type { EgressLinkType } from "../../src/lab/topology.ts";
+import { findProgram } from "../../src/redirect/command-runner.ts";
 
 /** The reason to skip, or undefined when the tests can run. Throws in CI without root. */
 export function privilegedSkipReason(): string | undefined {
@@ -16,6 +17,23 @@ export function privilegedSkipReason(): string | undefined {
 /** Options for describe()/it(): skip with the reason when not root. */
 export function privileged(): { skip: string | false } {
   const reason = privilegedSkipReason();
+  return { skip: reason ?? false };
+}
+
+/**
+ * Options for describe()/it() that also need programs beyond the usual ones (`make install`
+ * installs them): skipped with the first one missing, failed in CI.
+ */
+export function privilegedNeeding(
+  programs: readonly { readonly program: string; readonly debianPackage: string }[],
+): { skip: string | false } {
+  const missing = programs.find((p) => findProgram(p.program, process.env) === undefined);
+  const reason =
+    privilegedSkipReason() ??
+    (missing === undefined
+      ? undefined
+      : `needs ${missing.program} (Debian package ${missing.debianPackage}; make install)`);
+  if (reason !== undefined && process.env["CI"] === "true") assert.fail(`in CI: ${reason}`);
   return { skip: reason ?? false };
 }
 

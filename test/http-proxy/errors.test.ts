@@ -9,13 +9,14 @@ import { startBlackhole } from "../helpers/blackhole.ts";
 import {
   captureEvents,
   headerOf,
+  openRawClient,
   rawExchange,
   startOrigin,
   startProxy,
   statusOf,
 } from "../helpers/http-proxy.ts";
 import { freePort } from "../helpers/net.ts";
-import { startServer } from "../helpers/tcp-peers.ts";
+import { startServer, waitFor } from "../helpers/tcp-peers.ts";
 
 const LOOPBACK = "127.0.0.0/8";
 const get = (port: number, path = "/") =>
@@ -276,25 +277,17 @@ describe("a request that completes while the proxy drains", () => {
   it("gets 503 with the reason, not a silent close at the end of the drain", async (t) => {
     const origin = await startOrigin(t);
     const { proxy, port } = await startProxy(t, LOOPBACK);
-    const s = net.connect({ port, host: "127.0.0.1" });
-    t.after(() => s.destroy());
-    await once(s, "connect");
-    let text = "";
-    s.setEncoding("latin1");
-    s.on("data", (d: string) => (text += d));
-    const ended = once(s, "end");
+    const { socket: s, text, ended } = await openRawClient(t, port);
     const head = `GET http://127.0.0.1:${origin.port}/ HTTP/1.1\r\nHost: x\r\n\r\n`;
     s.write(head.slice(0, 25));
-    for (let i = 0; proxy.stats().readingConnections === 0 && i < 250; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => proxy.stats().readingConnections > 0, 5000, "the half head read");
     const closing = proxy.close(5_000);
     await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
     s.write(head.slice(25));
     await ended;
-    assert.match(text, /^HTTP\/1\.1 503 /);
-    assert.match(text, /the proxy is shutting down; send it again/);
+    assert.match(text(), /^HTTP\/1\.1 503 /);
+    assert.match(text(), /the proxy is shutting down; send it again/);
     assert.ok(Date.now() - started < 2_000, "answered at once, not at the end of the drain");
     assert.equal(origin.seen.length, 0);
     await closing;
@@ -304,20 +297,12 @@ describe("a request that completes while the proxy drains", () => {
 describe("a request head still arriving when the drain time is up", () => {
   it("gets 503 before the close", async (t) => {
     const { proxy, port } = await startProxy(t, LOOPBACK);
-    const s = net.connect({ port, host: "127.0.0.1" });
-    t.after(() => s.destroy());
-    await once(s, "connect");
-    let text = "";
-    s.setEncoding("latin1");
-    s.on("data", (d: string) => (text += d));
-    const ended = once(s, "end");
+    const { socket: s, text, ended } = await openRawClient(t, port);
     s.write("GET http://127.0.0.1:1/ HTTP/1.1\r\nHo");
-    for (let i = 0; proxy.stats().readingConnections === 0 && i < 250; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => proxy.stats().readingConnections > 0, 5000, "the half head read");
     await proxy.close(300);
     await ended;
-    assert.match(text, /^HTTP\/1\.1 503 /);
-    assert.match(text, /the proxy is shutting down; send it again/);
+    assert.match(text(), /^HTTP\/1\.1 503 /);
+    assert.match(text(), /the proxy is shutting down; send it again/);
   });
 });

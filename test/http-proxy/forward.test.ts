@@ -16,12 +16,13 @@ import {
   captureEvents,
   getVia,
   headerOf,
+  openRawClient,
   rawExchange,
   startOrigin,
   startProxy,
   statusOf,
 } from "../helpers/http-proxy.ts";
-import { startServer } from "../helpers/tcp-peers.ts";
+import { startServer, waitFor } from "../helpers/tcp-peers.ts";
 import { requestParsers } from "../../src/http-proxy/client-events.ts";
 
 const run = promisify(execFile);
@@ -394,19 +395,9 @@ describe("forwarding: connections idle between requests hold no parser", () => {
   it("the parser goes back to the pool after a second idle; the next request, split around a sweep, is read as ever", async (t) => {
     const origin = await startOrigin(t);
     const { proxy, port } = await startProxy(t, LOOPBACK);
-    const s = net.connect({ port, host: "127.0.0.1" });
-    t.after(() => s.destroy());
-    await once(s, "connect");
-    let text = "";
-    s.setEncoding("latin1");
-    s.on("data", (d: string) => (text += d));
-    const answers = () => text.split("HTTP/1.1 200").length - 1;
-    const until = async (ok: () => boolean, what: string) => {
-      for (let waited = 0; !ok(); waited += 20) {
-        if (waited > 10_000) assert.fail(`waited 10 s for ${what}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const { socket: s, text } = await openRawClient(t, port);
+    const answers = () => text().split("HTTP/1.1 200").length - 1;
+    const until = (ok: () => boolean, what: string) => waitFor(ok, 10_000, what);
     const head = `GET http://127.0.0.1:${origin.port}/n HTTP/1.1\r\nHost: x\r\n\r\n`;
     const reading = () => proxy.stats().readingConnections;
     await until(() => proxy.stats().activeConnections === 1, "the accept");
@@ -434,7 +425,7 @@ describe("forwarding: connections idle between requests hold no parser", () => {
     assert.equal(reading(), 1, "kept while a pipelined head is incomplete");
     s.write(head.slice(30));
     await until(() => answers() === 4, "the fourth answer");
-    assert.doesNotMatch(text, / 400 /);
+    assert.doesNotMatch(text(), / 400 /);
     assert.equal(origin.seen.length, 4);
     assert.equal(proxy.stats().activeConnections, 1);
     s.end();
