@@ -28,7 +28,13 @@ import {
   type RequestHead,
 } from "./request-head.ts";
 import { parseAbsoluteTarget, type ForwardTarget } from "./request-target.ts";
-import { renderInformational, renderResponseHead, renderSwitching } from "./response-head.ts";
+import {
+  renderInformational,
+  renderResponseHead,
+  renderSwitching,
+  responseTail,
+} from "./response-head.ts";
+import type { ScannedHead } from "./response-scan.ts";
 import { route, type RouteOutcome } from "./route.ts";
 import { UpstreamConn, type UpstreamUser } from "./upstream.ts";
 
@@ -270,6 +276,32 @@ export class Exchange implements UpstreamUser, ProxyRequest {
     client.write(r.text);
     this.responseStarted = true;
     return r.noBody ? 1 : 0;
+  }
+
+  /**
+   * The common head (response-scan.ts): its own bytes go on, less the hop-by-hop lines, with
+   * our Via and Connection; the same head renderResponseHead would write, field for field.
+   */
+  onScannedHead(chunk: Buffer, head: ScannedHead): boolean {
+    if (this.done || this.method === "HEAD" || this.kind !== "forward") return false;
+    this.status = head.status;
+    const closeAfter = !this.clientKeepAlive || this.conn.closing || this.conn.ctx.draining;
+    this.closeAfter = closeAfter;
+    this.responseChunked = false;
+    const client = this.conn.socket;
+    // The head waits for the body bytes of the same read (upstream.ts uncorks after each read).
+    client.cork();
+    const cuts = head.cuts;
+    let from = 0;
+    for (let i = 0; i < cuts.length; i += 2) {
+      const start = cuts[i] as number;
+      if (start > from) client.write(chunk.subarray(from, start));
+      from = cuts[i + 1] as number;
+    }
+    client.write(chunk.subarray(from, head.linesEnd));
+    client.write(responseTail(this.conn.ctx.options.viaToken, closeAfter, this.clientMinor));
+    this.responseStarted = true;
+    return true;
   }
 
   onResponseBody(chunk: Buffer): void {

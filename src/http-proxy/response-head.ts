@@ -53,6 +53,27 @@ export function renderResponseHead(
   return { text, chunked, closeAfter, noBody };
 }
 
+/**
+ * What follows the origin's own field lines in a head passed on as bytes (Exchange.
+ * onScannedHead): our Via, Connection as renderResponseHead writes it, the empty line. Made
+ * once per Via token and kind.
+ */
+export function responseTail(viaToken: string, closeAfter: boolean, clientMinor: number): Buffer {
+  let tails = tailCache.get(viaToken);
+  if (tails === undefined) {
+    const via = `Via: 1.1 ${viaToken}\r\n`;
+    tails = [
+      Buffer.from(`${via}\r\n`, "latin1"),
+      Buffer.from(`${via}Connection: close\r\n\r\n`, "latin1"),
+      Buffer.from(`${via}Connection: keep-alive\r\n\r\n`, "latin1"),
+    ];
+    if (tailCache.size >= 8) tailCache.clear();
+    tailCache.set(viaToken, tails);
+  }
+  return tails[closeAfter ? 1 : clientMinor === 0 ? 2 : 0] as Buffer;
+}
+const tailCache = new Map<string, Buffer[]>();
+
 /** An informational (1xx, not 101) head, passed on as it came. */
 export function renderInformational(status: number, message: string, headers: RawHeaders) {
   return `HTTP/1.1 ${status} ${message}\r\n${endToEndLines(headers, undefined, false)}\r\n`;

@@ -9,6 +9,7 @@ import { RawSocket, type SocketHandlers } from "../net/raw-socket.ts";
 import type { Clock } from "../net/raw-splice.ts";
 import type { TcpHandle } from "../net/raw-tcp.ts";
 import type { UpstreamPool } from "./upstream-pool.ts";
+import { scanResponseHead, scanned, type ScannedHead } from "./response-scan.ts";
 import {
   RESPONSE,
   createParser,
@@ -34,6 +35,11 @@ export interface UpstreamUser {
     keepAlive: boolean,
     upgrade: boolean,
   ): number;
+  /**
+   * A head read without the parser (response-scan.ts), at the start of `chunk`; the body of
+   * `head.contentLength` bytes follows. False: not taken, the parser reads it instead.
+   */
+  onScannedHead(chunk: Buffer, head: ScannedHead): boolean;
   onResponseBody(chunk: Buffer): void;
   onResponseComplete(trailers: RawHeaders | undefined): void;
   /** the connection failed, closed or sent something unparsable; `code` names it */
@@ -66,6 +72,8 @@ export class UpstreamConn {
   rawRemaining = 0;
   /** the parser will report the (fake) end of the message we stopped it at: ignore it */
   skipComplete = false;
+  /** the parser has read nothing since it was made or reset: a head may be scanned instead */
+  parserFresh = true;
   pooled = false;
   pool: UpstreamPool | undefined = undefined;
   /** the proxy's coarse clock */
@@ -196,12 +204,8 @@ function onData(this: RawSocket, chunk: Buffer): void {
 }
 
 function read(u: UpstreamConn, socket: RawSocket, chunk: Buffer): void {
-  if (u.user === undefined) {
-    // Bytes from an idle connection: the server broke the protocol; do not reuse it.
-    u.pool?.remove(u);
-    u.destroy();
-    return;
-  }
+  // Bytes from an idle connection: the server broke the protocol.
+  if (u.user === undefined) return overrun(u);
   u.lastActivity = u.clock.now;
   let rest = chunk;
   for (;;) {
@@ -209,20 +213,25 @@ function read(u: UpstreamConn, socket: RawSocket, chunk: Buffer): void {
       const n = Math.min(u.rawRemaining, rest.length);
       u.rawRemaining -= n;
       u.user?.onResponseBody(n === rest.length ? rest : rest.subarray(0, n));
-      if (u.rawRemaining === 0) {
-        resetParser(u.parser, RESPONSE, UPSTREAM_MAX_HEADER_BYTES);
-        u.inFinalResponse = false;
-        u.user?.onResponseComplete(undefined);
-      }
+      if (u.rawRemaining === 0) endRawResponse(u);
       if (n === rest.length) return;
       rest = rest.subarray(n);
-      if (u.user === undefined) {
-        // More than the response: the server broke the protocol; do not reuse it.
-        u.pool?.remove(u);
-        u.destroy();
-        return;
+      if (u.user === undefined) return overrun(u);
+    }
+    if (u.parserFresh && scanResponseHead(rest, UPSTREAM_MAX_HEADER_BYTES)) {
+      const head = scanned;
+      if (u.user.onScannedHead(rest, head)) {
+        if (head.close) u.ending = true;
+        u.inFinalResponse = true;
+        u.rawRemaining = head.contentLength;
+        if (u.rawRemaining === 0) endRawResponse(u);
+        if (head.headEnd === rest.length) return;
+        rest = rest.subarray(head.headEnd);
+        if (u.user === undefined) return overrun(u);
+        continue;
       }
     }
+    u.parserFresh = false;
     const r = u.parser.execute(rest);
     if (isParseError(r)) {
       const user = u.user;
@@ -239,6 +248,22 @@ function read(u: UpstreamConn, socket: RawSocket, chunk: Buffer): void {
     if (u.rawRemaining === 0 || r >= rest.length) return;
     rest = rest.subarray(r);
   }
+}
+
+/** The last byte of a body relayed without the parser has gone: the response is complete. */
+function endRawResponse(u: UpstreamConn): void {
+  if (!u.parserFresh) {
+    resetParser(u.parser, RESPONSE, UPSTREAM_MAX_HEADER_BYTES);
+    u.parserFresh = true;
+  }
+  u.inFinalResponse = false;
+  u.user?.onResponseComplete(undefined);
+}
+
+/** Bytes nobody asked for: the server broke the protocol; do not reuse the connection. */
+function overrun(u: UpstreamConn): void {
+  u.pool?.remove(u);
+  u.destroy();
 }
 
 function onEnd(this: RawSocket): void {

@@ -407,6 +407,19 @@ export class RawSocket {
     this.corked = undefined;
     if (chunks === undefined || chunks.length === 0 || this.destroyed) return !this.needDrain;
     if (chunks.length === 1) return this.send(chunks[0] as string | Uint8Array);
+    let allBuffers = true;
+    for (const c of chunks) {
+      if (typeof c === "string") {
+        allBuffers = false;
+        break;
+      }
+    }
+    if (allBuffers) {
+      // Node's cheaper form: no encoding per chunk, nothing to convert.
+      for (const c of chunks) this.bytesWritten += c.length;
+      const req = takeReq(this);
+      return afterWrite(this, req, this.handle.writev(req, chunks, true), chunks);
+    }
     const list: (string | Uint8Array)[] = [];
     for (const c of chunks) {
       if (typeof c === "string") {

@@ -242,6 +242,115 @@ describe("forwarding: bodies stream both ways", () => {
   });
 });
 
+describe("forwarding: what the client receives", () => {
+  // The origin's answers, by path: the same hop-by-hop fields framed by a length (a head the
+  // proxy passes on as bytes, response-scan.ts) and chunked (a head the parser reads), and a
+  // length-framed one asking to close the upstream connection.
+  const hop =
+    "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n" +
+    "TE: trailers\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\nProxy-Authenticate: Basic\r\n" +
+    "Host: origin.example\r\nVia: 1.0 upstream-cache\r\nX-End: kept\r\n";
+  const answers: Record<string, string> = {
+    "/length": `HTTP/1.1 200 OK\r\n${hop}Content-Length: 6\r\n\r\nlength`,
+    "/chunked": `HTTP/1.1 200 OK\r\n${hop}Transfer-Encoding: chunked\r\n\r\n7\r\nchunked\r\n0\r\n\r\n`,
+    "/close": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nclose",
+  };
+
+  /** The responses in `text`, each as its lower-cased field names and values, and body. */
+  function responses(text: string): { fields: [string, string][]; body: string }[] {
+    const out: { fields: [string, string][]; body: string }[] = [];
+    let rest = text;
+    while (rest.length > 0) {
+      const end = rest.indexOf("\r\n\r\n");
+      assert.ok(end > 0, `no head end in ${JSON.stringify(rest)}`);
+      const lines = rest.slice(0, end).split("\r\n");
+      assert.equal(lines[0], "HTTP/1.1 200 OK");
+      const fields = lines.slice(1).map((l): [string, string] => {
+        const i = l.indexOf(":");
+        return [l.slice(0, i).toLowerCase(), l.slice(i + 1).trim()];
+      });
+      rest = rest.slice(end + 4);
+      const length = fields.find(([n]) => n === "content-length");
+      let body: string;
+      if (length !== undefined) {
+        body = rest.slice(0, Number(length[1]));
+        rest = rest.slice(Number(length[1]));
+      } else {
+        const last = rest.indexOf("0\r\n\r\n");
+        body = rest.slice(0, last).replace(/[0-9a-f]+\r\n([\s\S]*?)\r\n/g, "$1");
+        rest = rest.slice(last + 5);
+      }
+      out.push({ fields, body });
+    }
+    return out;
+  }
+
+  it("hop-by-hop fields never reach the client, framed by a length or chunked; the origin's Via comes before ours", async (t) => {
+    let connections = 0;
+    const raw = await startServer(t, (s) => {
+      connections++;
+      let got = "";
+      s.on("data", (c: Buffer) => {
+        got += c.toString("latin1");
+        for (let end = got.indexOf("\r\n\r\n"); end >= 0; end = got.indexOf("\r\n\r\n")) {
+          const path = got.split(" ")[1] ?? "";
+          got = got.slice(end + 4);
+          s.write(answers[path] ?? "HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n");
+          if (path === "/close") s.end();
+        }
+      });
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const paths = ["/length", "/chunked", "/length", "/close", "/length", "/chunked"];
+    const r = await rawExchange(
+      port,
+      paths.map(
+        (p, i) =>
+          `GET http://127.0.0.1:${raw.port}${p} HTTP/1.1\r\nHost: x\r\n` +
+          (i === paths.length - 1 ? "Connection: close\r\n\r\n" : "\r\n"),
+      ),
+      { pauseMs: 30 },
+    );
+    assert.equal(r.ended, "end", r.text);
+    const got = responses(r.text);
+    assert.deepEqual(
+      got.map((g) => g.body),
+      ["length", "chunked", "length", "close", "length", "chunked"],
+    );
+    for (const [i, g] of got.entries()) {
+      const names = g.fields.map(([n]) => n);
+      for (const gone of [
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authenticate",
+        "host",
+      ]) {
+        assert.ok(
+          !names.includes(gone),
+          `${gone} reached the client in answer ${i}: ${names.join(",")}`,
+        );
+      }
+      const vias = g.fields.filter(([n]) => n === "via").map(([, v]) => v);
+      if (paths[i] === "/close") {
+        assert.deepEqual(vias, ["1.1 egress-router-test"]);
+      } else {
+        assert.deepEqual(vias, ["1.0 upstream-cache", "1.1 egress-router-test"], `answer ${i}`);
+        assert.ok(
+          g.fields.some(([n, v]) => n === "x-end" && v === "kept"),
+          `answer ${i}`,
+        );
+      }
+      const connection = g.fields.filter(([n]) => n === "connection").map(([, v]) => v);
+      // The origin's Connection is its own; the client's connection closes only when it asked.
+      assert.deepEqual(connection, i === paths.length - 1 ? ["close"] : [], `answer ${i}`);
+    }
+    assert.equal(connections, 2, "the upstream connection was reused until the origin closed it");
+  });
+});
+
 describe("forwarding: pipelined requests", () => {
   it("a POST behind a GET, sent in one write, is answered in order with its body intact", async (t) => {
     const origin = await startOrigin(t, (req, res, body) =>
