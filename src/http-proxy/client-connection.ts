@@ -44,6 +44,8 @@ export class ClientConnection {
   readonly ctx: ProxyContext;
   /** the request parser: taken from the thread's pool while requests are read (parserForRead) */
   parser: Parser | undefined = undefined;
+  /** no parser, or one that has read nothing since it was taken or reset: a head may be scanned */
+  parserFresh = true;
   readonly openedAt = performance.now();
   active: ProxyRequest | undefined = undefined;
   readonly queue: ProxyRequest[] = [];
@@ -133,6 +135,7 @@ export class ClientConnection {
     const p = this.parser;
     if (p === undefined) return;
     this.parser = undefined;
+    this.parserFresh = true;
     requestParsers.give(p);
   }
 

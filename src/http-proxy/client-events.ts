@@ -4,6 +4,7 @@ import type { RawSocket, SocketHandlers } from "../net/raw-socket.ts";
 import type { ClientConnection } from "./client-connection.ts";
 import { ConnectRequest } from "./connect.ts";
 import { Exchange } from "./exchange.ts";
+import { scanRequestHead, scannedRequest } from "./head-scan.ts";
 import {
   REQUEST,
   isParseError,
@@ -49,25 +50,7 @@ export const requestCallbacks = {
     const u = url ?? c.urlAcc;
     c.acc = undefined;
     c.urlAcc = "";
-    c.headSince = 0;
-    const m = methods[method ?? -1] ?? "";
-    if (m === "CONNECT") {
-      c.stopped = true;
-      c.enqueue(new ConnectRequest(c, u));
-      return 0;
-    }
-    const kind: ExchangeKind = upgrade ? "upgrade" : "forward";
-    if (upgrade) c.stopped = true;
-    c.enqueue(new Exchange(c, m, u, h, minor, keepAlive, kind));
-    if (!upgrade && !c.closing) {
-      const length = rawBodyLength(h);
-      if (length > 0) {
-        c.rawRemaining = length;
-        c.skipComplete = true;
-        return 2;
-      }
-    }
-    return 0;
+    return requestHead(c, methods[method ?? -1] ?? "", u, h, minor, keepAlive, upgrade);
   },
   onBody(this: Parser, chunk: Buffer): void {
     const c = this.owner as ClientConnection | undefined;
@@ -85,6 +68,59 @@ export const requestCallbacks = {
     r?.onRequestComplete();
   },
 };
+
+/**
+ * A request head is read, by the parser or by the scan: the request joins the connection's
+ * queue. Returns what the parser needs (0 body as framed, 2 stop: a body we relay ourselves).
+ */
+function requestHead(
+  c: ClientConnection,
+  m: string,
+  u: string,
+  h: RawHeaders,
+  minor: number,
+  keepAlive: boolean,
+  upgrade: boolean,
+): number {
+  c.headSince = 0;
+  if (m === "CONNECT") {
+    c.stopped = true;
+    c.enqueue(new ConnectRequest(c, u));
+    return 0;
+  }
+  const kind: ExchangeKind = upgrade ? "upgrade" : "forward";
+  if (upgrade) c.stopped = true;
+  c.enqueue(new Exchange(c, m, u, h, minor, keepAlive, kind));
+  if (!upgrade && !c.closing) {
+    const length = rawBodyLength(h);
+    if (length > 0) {
+      c.rawRemaining = length;
+      c.skipComplete = true;
+      return 2;
+    }
+  }
+  return 0;
+}
+
+/**
+ * A head the scan read (head-scan.ts): its fields as strings, as the parser would hand them
+ * over, and, having no body, the request is complete too. Returns where the next one begins.
+ */
+function scannedHead(c: ClientConnection, chunk: Buffer): number {
+  const q = scannedRequest;
+  const end = q.headEnd;
+  const f = q.fields;
+  const h: RawHeaders = [];
+  for (let i = 0; i < f.length; i += 4) {
+    h.push(chunk.toString("latin1", f[i], f[i + 1]), chunk.toString("latin1", f[i + 2], f[i + 3]));
+  }
+  const url = chunk.toString("latin1", q.urlStart, q.urlEnd);
+  requestHead(c, q.method, url, h, 1, q.keepAlive, false);
+  const r = c.parsing;
+  c.parsing = undefined;
+  r?.onRequestComplete();
+  return end;
+}
 
 /**
  * The thread's request parsers not in use (a client connection holds one only while it
@@ -109,13 +145,23 @@ function onData(this: RawSocket, chunk: Buffer): void {
       const req = c.parsing;
       req?.onRequestBody(n === rest.length ? rest : rest.subarray(0, n));
       if (c.rawRemaining === 0) {
-        if (c.parser !== undefined) resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
+        if (c.parser !== undefined && !c.parserFresh) {
+          resetParser(c.parser, REQUEST, c.ctx.options.maxHeaderBytes);
+        }
+        c.parserFresh = true;
         c.parsing = undefined;
         req?.onRequestComplete();
       }
       if (n === rest.length || c.closed || c.closing) return;
       rest = rest.subarray(n);
     }
+    if (c.parserFresh && scanRequestHead(rest, c.ctx.options.maxHeaderBytes)) {
+      const end = scannedHead(c, rest);
+      if (c.closed || c.closing || c.stopped || end === rest.length) return;
+      rest = rest.subarray(end);
+      continue;
+    }
+    c.parserFresh = false;
     const r = c.parserForRead().execute(rest);
     if (c.closed || c.closing) return;
     if (isParseError(r)) {

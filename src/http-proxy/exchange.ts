@@ -34,7 +34,7 @@ import {
   renderSwitching,
   responseTail,
 } from "./response-head.ts";
-import type { ScannedHead } from "./response-scan.ts";
+import type { ScannedResponse } from "./head-scan.ts";
 import { route, type RouteOutcome } from "./route.ts";
 import { UpstreamConn, type UpstreamUser } from "./upstream.ts";
 
@@ -279,10 +279,10 @@ export class Exchange implements UpstreamUser, ProxyRequest {
   }
 
   /**
-   * The common head (response-scan.ts): its own bytes go on, less the hop-by-hop lines, with
+   * The common head (head-scan.ts): its own bytes go on, less the hop-by-hop lines, with
    * our Via and Connection; the same head renderResponseHead would write, field for field.
    */
-  onScannedHead(chunk: Buffer, head: ScannedHead): boolean {
+  onScannedResponse(chunk: Buffer, head: ScannedResponse): boolean {
     if (this.done || this.method === "HEAD" || this.kind !== "forward") return false;
     this.status = head.status;
     const closeAfter = !this.clientKeepAlive || this.conn.closing || this.conn.ctx.draining;

@@ -9,7 +9,7 @@ import { RawSocket, type SocketHandlers } from "../net/raw-socket.ts";
 import type { Clock } from "../net/raw-splice.ts";
 import type { TcpHandle } from "../net/raw-tcp.ts";
 import type { UpstreamPool } from "./upstream-pool.ts";
-import { scanResponseHead, scanned, type ScannedHead } from "./response-scan.ts";
+import { scanResponseHead, scannedResponse, type ScannedResponse } from "./head-scan.ts";
 import {
   RESPONSE,
   createParser,
@@ -36,10 +36,10 @@ export interface UpstreamUser {
     upgrade: boolean,
   ): number;
   /**
-   * A head read without the parser (response-scan.ts), at the start of `chunk`; the body of
+   * A head read without the parser (head-scan.ts), at the start of `chunk`; the body of
    * `head.contentLength` bytes follows. False: not taken, the parser reads it instead.
    */
-  onScannedHead(chunk: Buffer, head: ScannedHead): boolean;
+  onScannedResponse(chunk: Buffer, head: ScannedResponse): boolean;
   onResponseBody(chunk: Buffer): void;
   onResponseComplete(trailers: RawHeaders | undefined): void;
   /** the connection failed, closed or sent something unparsable; `code` names it */
@@ -72,7 +72,7 @@ export class UpstreamConn {
   rawRemaining = 0;
   /** the parser will report the (fake) end of the message we stopped it at: ignore it */
   skipComplete = false;
-  /** the parser has read nothing since it was made or reset: a head may be scanned instead */
+  /** the parser has read nothing since it was made or reset: a head may be scannedResponse instead */
   parserFresh = true;
   pooled = false;
   pool: UpstreamPool | undefined = undefined;
@@ -219,8 +219,8 @@ function read(u: UpstreamConn, socket: RawSocket, chunk: Buffer): void {
       if (u.user === undefined) return overrun(u);
     }
     if (u.parserFresh && scanResponseHead(rest, UPSTREAM_MAX_HEADER_BYTES)) {
-      const head = scanned;
-      if (u.user.onScannedHead(rest, head)) {
+      const head = scannedResponse;
+      if (u.user.onScannedResponse(rest, head)) {
         if (head.close) u.ending = true;
         u.inFinalResponse = true;
         u.rawRemaining = head.contentLength;

@@ -244,7 +244,7 @@ describe("forwarding: bodies stream both ways", () => {
 
 describe("forwarding: what the client receives", () => {
   // The origin's answers, by path: the same hop-by-hop fields framed by a length (a head the
-  // proxy passes on as bytes, response-scan.ts) and chunked (a head the parser reads), and a
+  // proxy passes on as bytes, head-scan.ts) and chunked (a head the parser reads), and a
   // length-framed one asking to close the upstream connection.
   const hop =
     "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n" +
@@ -513,19 +513,19 @@ describe("forwarding: connections idle between requests hold no parser", () => {
     assert.equal(reading(), 0, "a connection that has sent nothing holds no parser");
     s.write(head);
     await until(() => answers() === 1, "the first answer");
-    assert.equal(reading(), 1);
-    // the sweeper runs every second: within three the idle connection gives its parser back
-    await until(() => reading() === 0, "the parser given back");
-    assert.ok(requestParsers.size > 0, "kept in the pool for the next one");
+    assert.equal(reading(), 0, "a head read whole by the scan (head-scan.ts) takes no parser");
     // half a head, sweeps, the other half: a connection reading a head keeps its parser
     s.write(head.slice(0, 30));
-    await until(() => reading() === 1, "the parser taken again");
+    await until(() => reading() === 1, "the parser taken");
     await new Promise((r) => setTimeout(r, 2_200));
     assert.equal(reading(), 1, "kept while the head is incomplete");
     s.write(head.slice(30));
     await until(() => answers() === 2, "the second answer");
     assert.equal(origin.seen.length, 2);
     assert.equal(origin.seen[1]?.url, "/n");
+    // the sweeper runs every second: within three the idle connection gives its parser back
+    await until(() => reading() === 0, "the parser given back");
+    assert.ok(requestParsers.size > 0, "kept in the pool for the next one");
     // a whole request and half of the next in one write, sweeps, the other half: the half
     // head read behind the first request stays in the parser
     s.write(head + head.slice(0, 30));

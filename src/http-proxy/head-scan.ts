@@ -1,0 +1,362 @@
+// The common heads read without node's parser binding, whose cost per message (a call into
+// C++, calls back into JavaScript for the message's beginning, head and end, each through
+// node's callback machinery, an array of fresh strings, a reset afterwards) was the largest
+// single part of a small request's CPU after the kernel's:
+//
+// - a response "HTTP/1.1 2xx-5xx" with a Content-Length and no Transfer-Encoding, whole in
+//   one read: passed to the client as the bytes the origin sent, less its hop-by-hop lines,
+//   plus our Via (no header strings, no head rebuilt);
+// - a GET or HEAD request in absolute form, HTTP/1.1, without a body (no Content-Length, no
+//   Transfer-Encoding, no Upgrade), whole in one read: its method, URL and fields are handed
+//   to the same code the parser's callbacks call.
+//
+// Each scan accepts a strict subset of what the parser accepts and reads it the same way
+// (head-scan.test.ts holds both to the parser's reading, mutation by mutation). Anything
+// outside the subset (another version or method, 1xx/204/304, chunked or close-delimited
+// framing, a Connection header naming fields in a response, a repeated Content-Length, a
+// byte outside the plainest grammar, a head not whole in this read) is left to the parser,
+// which accepts it or reports the error it always did: a scan never decides a head is bad.
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const COLON = 58;
+
+/** token characters (RFC 9110 §5.6.2) */
+const TCHAR = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
+
+/** field-value and reason-phrase characters accepted here: VCHAR, SP, HTAB (no obs-text) */
+const VALUE = new Uint8Array(256);
+for (let c = 0x20; c <= 0x7e; c++) VALUE[c] = 1;
+VALUE[HTAB] = 1;
+
+/** What the response scan found; one object per thread, valid until the next scan. */
+export interface ScannedResponse {
+  status: number;
+  /** offset just past the empty line that ends the head */
+  headEnd: number;
+  /** offset of that empty line (the head's field lines end here) */
+  linesEnd: number;
+  contentLength: number;
+  /** the origin asked to close the connection after this response */
+  close: boolean;
+  /** [start, end) offsets of field lines to leave out (hop-by-hop), in order */
+  readonly cuts: number[];
+}
+
+export const scannedResponse: ScannedResponse = {
+  status: 0,
+  headEnd: 0,
+  linesEnd: 0,
+  contentLength: -1,
+  close: false,
+  cuts: [],
+};
+
+const DROP = 1;
+const LENGTH = 2;
+const CONNECTION = 3;
+const REFUSE = 4;
+const KEEP = 0;
+
+/** True when `b[at..at+word.length)` equals the lower-case `word` in any case. */
+function named(b: Uint8Array, at: number, word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    if (((b[at + i] as number) | 0x20) !== word.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * What to do with a field of this name: the classes of headers.ts, decided on bytes. Names
+ * are only compared where the length matches a field that matters; `| 0x20` folds case and
+ * cannot make a match of a non-letter, since every compared word is letters and '-'.
+ */
+function fieldAction(b: Uint8Array, at: number, len: number): number {
+  switch (len) {
+    case 2:
+      return named(b, at, "te") ? DROP : KEEP;
+    case 4:
+      return named(b, at, "host") ? DROP : KEEP;
+    case 6:
+      return named(b, at, "expect") ? DROP : KEEP;
+    case 7:
+      return named(b, at, "trailer") || named(b, at, "upgrade") ? DROP : KEEP;
+    case 10:
+      return named(b, at, "connection") ? CONNECTION : named(b, at, "keep-alive") ? DROP : KEEP;
+    case 14:
+      return named(b, at, "content-length") ? LENGTH : KEEP;
+    case 16:
+      return named(b, at, "proxy-connection") ? DROP : KEEP;
+    case 17:
+      return named(b, at, "transfer-encoding") ? REFUSE : KEEP;
+    case 18:
+      return named(b, at, "proxy-authenticate") ? DROP : KEEP;
+    case 19:
+      return named(b, at, "proxy-authorization") ? DROP : KEEP;
+    default:
+      return KEEP;
+  }
+}
+
+/**
+ * Reads a Connection value: 1 it has "close", 0 it has not, -1 a token the scan leaves to
+ * the parser: "upgrade" always, and in a response any but "keep-alive" and "close" (the
+ * parser's path removes the fields a response's Connection names; a request's are removed
+ * from its fields by the code both paths share).
+ */
+function connectionValue(b: Uint8Array, from: number, to: number, others: boolean): number {
+  let close = 0;
+  let i = from;
+  while (i < to) {
+    const c = b[i] as number;
+    if (c === SP || c === HTAB || c === 44 /* , */) {
+      i++;
+      continue;
+    }
+    // A token runs to the next comma; whitespace inside one ("a b") is left to the parser.
+    let j = i;
+    while (j < to && b[j] !== 44 && b[j] !== SP && b[j] !== HTAB) j++;
+    const len = j - i;
+    while (j < to && (b[j] === SP || b[j] === HTAB)) j++;
+    if (j < to && b[j] !== 44) return -1;
+    if (len === 5 && named(b, i, "close")) close = 1;
+    else if (len === 7 && named(b, i, "upgrade")) return -1;
+    else if (!others && !(len === 10 && named(b, i, "keep-alive"))) return -1;
+    i = j;
+  }
+  return close;
+}
+
+/**
+ * Scans a response head at the start of `b`, whole within `maxHeadBytes` (the parser's limit
+ * counts fewer bytes of the same head, so it would accept it too). True when it is one this
+ * file handles; then `scannedResponse` describes it. False leaves everything to the parser.
+ */
+export function scanResponseHead(b: Uint8Array, maxHeadBytes: number): boolean {
+  const n = Math.min(b.length, maxHeadBytes);
+  // "HTTP/1.1 " 3DIGIT SP
+  if (
+    n < 17 ||
+    b[0] !== 72 ||
+    b[1] !== 84 ||
+    b[2] !== 84 ||
+    b[3] !== 80 ||
+    b[4] !== 47 ||
+    b[5] !== 49 ||
+    b[6] !== 46 ||
+    b[7] !== 49 ||
+    b[8] !== SP ||
+    b[12] !== SP
+  ) {
+    return false;
+  }
+  const d0 = (b[9] as number) - 48;
+  const d1 = (b[10] as number) - 48;
+  const d2 = (b[11] as number) - 48;
+  if (d0 < 2 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return false;
+  const status = d0 * 100 + d1 * 10 + d2;
+  // No body by definition: the parser's path knows what to do with a length on these.
+  if (status === 204 || status === 304) return false;
+  let i = 13;
+  while (i < n && VALUE[b[i] as number] === 1) i++;
+  if (i + 1 >= n || b[i] !== CR || b[i + 1] !== LF) return false;
+  i += 2;
+  const cuts = scannedResponse.cuts;
+  cuts.length = 0;
+  let length = -1;
+  let close = false;
+  for (;;) {
+    if (i >= n) return false;
+    const lineStart = i;
+    if (b[i] === CR) {
+      if (i + 1 >= n || b[i + 1] !== LF) return false;
+      if (length < 0) return false;
+      scannedResponse.status = status;
+      scannedResponse.linesEnd = i;
+      scannedResponse.headEnd = i + 2;
+      scannedResponse.contentLength = length;
+      scannedResponse.close = close;
+      return true;
+    }
+    while (i < n && TCHAR[b[i] as number] === 1) i++;
+    if (i === lineStart || i >= n || b[i] !== COLON) return false;
+    const action = fieldAction(b, lineStart, i - lineStart);
+    if (action === REFUSE) return false;
+    i++;
+    while (i < n && (b[i] === SP || b[i] === HTAB)) i++;
+    const valueStart = i;
+    while (i < n && VALUE[b[i] as number] === 1) i++;
+    if (i + 1 >= n || b[i] !== CR || b[i + 1] !== LF) return false;
+    let valueEnd = i;
+    while (valueEnd > valueStart && (b[valueEnd - 1] === SP || b[valueEnd - 1] === HTAB)) {
+      valueEnd--;
+    }
+    i += 2;
+    if (action === KEEP) continue;
+    if (action === LENGTH) {
+      // One length, digits only (the parser refuses a second one, and reads "1, 1" its way).
+      const digits = valueEnd - valueStart;
+      if (length >= 0 || digits === 0 || digits > 15) return false;
+      let v = 0;
+      for (let k = valueStart; k < valueEnd; k++) {
+        const d = (b[k] as number) - 48;
+        if (d < 0 || d > 9) return false;
+        v = v * 10 + d;
+      }
+      length = v;
+      continue;
+    }
+    if (action === CONNECTION) {
+      const c = connectionValue(b, valueStart, valueEnd, false);
+      if (c < 0) return false;
+      if (c === 1) close = true;
+    }
+    cuts.push(lineStart, i);
+  }
+}
+
+/** What the request scan found; one object per thread, valid until the next scan. */
+export interface ScannedRequest {
+  method: string;
+  urlStart: number;
+  urlEnd: number;
+  /** offset just past the empty line that ends the head */
+  headEnd: number;
+  keepAlive: boolean;
+  /** per field, in order: name start, name end, value start, value end (OWS trimmed) */
+  readonly fields: number[];
+}
+
+export const scannedRequest: ScannedRequest = {
+  method: "",
+  urlStart: 0,
+  urlEnd: 0,
+  headEnd: 0,
+  keepAlive: true,
+  fields: [],
+};
+
+/**
+ * Request-target bytes accepted here: VCHAR less those the parser refuses somewhere in a URL
+ * (in the authority: '"', '#', '<', '>', '\', '^', '`', '{', '|', '}').
+ */
+const URL_BYTE = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) URL_BYTE[c] = 1;
+for (const ch of '"#<>\\^`{|}') URL_BYTE[ch.charCodeAt(0)] = 0;
+
+const R_KEEP = 0;
+const R_CONNECTION = 1;
+const R_REFUSE = 2;
+
+/** A request field that takes the head off the scan: framing of a body, an upgrade. */
+function requestFieldAction(b: Uint8Array, at: number, len: number): number {
+  switch (len) {
+    case 7:
+      return named(b, at, "upgrade") ? R_REFUSE : R_KEEP;
+    case 10:
+      return named(b, at, "connection") ? R_CONNECTION : R_KEEP;
+    case 14:
+      return named(b, at, "content-length") ? R_REFUSE : R_KEEP;
+    case 17:
+      return named(b, at, "transfer-encoding") ? R_REFUSE : R_KEEP;
+    default:
+      return R_KEEP;
+  }
+}
+
+/**
+ * Scans a request head at the start of `b`, whole within `maxHeadBytes`. True when it is one
+ * this file handles (see the top); then `scannedRequest` describes it, and the request has
+ * no body: the next request begins at `headEnd`.
+ */
+export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
+  const n = Math.min(b.length, maxHeadBytes);
+  let i: number;
+  let method: string;
+  if (b[0] === 71 && b[1] === 69 && b[2] === 84 && b[3] === SP) {
+    method = "GET";
+    i = 4;
+  } else if (b[0] === 72 && b[1] === 69 && b[2] === 65 && b[3] === 68 && b[4] === SP) {
+    method = "HEAD";
+    i = 5;
+  } else {
+    return false;
+  }
+  // "http://" and the rest of an absolute-form target
+  const urlStart = i;
+  if (
+    i + 7 >= n ||
+    b[i] !== 104 ||
+    b[i + 1] !== 116 ||
+    b[i + 2] !== 116 ||
+    b[i + 3] !== 112 ||
+    b[i + 4] !== COLON ||
+    b[i + 5] !== 47 ||
+    b[i + 6] !== 47
+  ) {
+    return false;
+  }
+  i += 7;
+  while (i < n && URL_BYTE[b[i] as number] === 1) i++;
+  const urlEnd = i;
+  // " HTTP/1.1" CRLF
+  if (
+    i + 10 >= n ||
+    b[i] !== SP ||
+    b[i + 1] !== 72 ||
+    b[i + 2] !== 84 ||
+    b[i + 3] !== 84 ||
+    b[i + 4] !== 80 ||
+    b[i + 5] !== 47 ||
+    b[i + 6] !== 49 ||
+    b[i + 7] !== 46 ||
+    b[i + 8] !== 49 ||
+    b[i + 9] !== CR ||
+    b[i + 10] !== LF
+  ) {
+    return false;
+  }
+  i += 11;
+  const fields = scannedRequest.fields;
+  fields.length = 0;
+  let keepAlive = true;
+  for (;;) {
+    if (i >= n) return false;
+    const lineStart = i;
+    if (b[i] === CR) {
+      if (i + 1 >= n || b[i + 1] !== LF) return false;
+      scannedRequest.method = method;
+      scannedRequest.urlStart = urlStart;
+      scannedRequest.urlEnd = urlEnd;
+      scannedRequest.headEnd = i + 2;
+      scannedRequest.keepAlive = keepAlive;
+      return true;
+    }
+    while (i < n && TCHAR[b[i] as number] === 1) i++;
+    if (i === lineStart || i >= n || b[i] !== COLON) return false;
+    const nameEnd = i;
+    const action = requestFieldAction(b, lineStart, nameEnd - lineStart);
+    if (action === R_REFUSE) return false;
+    i++;
+    while (i < n && (b[i] === SP || b[i] === HTAB)) i++;
+    const valueStart = i;
+    while (i < n && VALUE[b[i] as number] === 1) i++;
+    if (i + 1 >= n || b[i] !== CR || b[i + 1] !== LF) return false;
+    let valueEnd = i;
+    while (valueEnd > valueStart && (b[valueEnd - 1] === SP || b[valueEnd - 1] === HTAB)) {
+      valueEnd--;
+    }
+    i += 2;
+    if (action === R_CONNECTION) {
+      const c = connectionValue(b, valueStart, valueEnd, true);
+      if (c < 0) return false;
+      if (c === 1) keepAlive = false;
+    }
+    fields.push(lineStart, nameEnd, valueStart, valueEnd);
+  }
+}
