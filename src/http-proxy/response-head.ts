@@ -55,7 +55,7 @@ export function renderResponseHead(
 
 /**
  * What follows the origin's own field lines in a head passed on as bytes (Exchange.
- * onScannedHead): our Via, Connection as renderResponseHead writes it, the empty line. Made
+ * onScannedResponse): our Via, Connection as renderResponseHead writes it, the empty line. Made
  * once per Via token and kind.
  */
 export function responseTail(viaToken: string, closeAfter: boolean, clientMinor: number): Buffer {
