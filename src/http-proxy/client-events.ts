@@ -104,7 +104,8 @@ function requestHead(
 
 /**
  * A head the scan read (head-scan.ts): its fields as strings, as the parser would hand them
- * over, and, having no body, the request is complete too. Returns where the next one begins.
+ * over. A request without a body is complete too; a body follows as `rawRemaining` bytes,
+ * as after a head the parser read. Returns where the body or the next request begins.
  */
 function scannedHead(c: ClientConnection, chunk: Buffer): number {
   const q = scannedRequest;
@@ -115,7 +116,11 @@ function scannedHead(c: ClientConnection, chunk: Buffer): number {
     h.push(chunk.toString("latin1", f[i], f[i + 1]), chunk.toString("latin1", f[i + 2], f[i + 3]));
   }
   const url = chunk.toString("latin1", q.urlStart, q.urlEnd);
-  requestHead(c, q.method, url, h, 1, q.keepAlive, false);
+  if (requestHead(c, q.method, url, h, 1, q.keepAlive, false) === 2) {
+    // The parser is not stopped at the head: no fake end of message to skip.
+    c.skipComplete = false;
+    return end;
+  }
   const r = c.parsing;
   c.parsing = undefined;
   r?.onRequestComplete();
@@ -155,7 +160,7 @@ function onData(this: RawSocket, chunk: Buffer): void {
       if (n === rest.length || c.closed || c.closing) return;
       rest = rest.subarray(n);
     }
-    if (c.parserFresh && scanRequestHead(rest, c.ctx.options.maxHeaderBytes)) {
+    if (c.parserFresh && !c.closing && scanRequestHead(rest, c.ctx.options.maxHeaderBytes)) {
       const end = scannedHead(c, rest);
       if (c.closed || c.closing || c.stopped || end === rest.length) return;
       rest = rest.subarray(end);

@@ -10,6 +10,7 @@ import {
   createParser,
   isParseError,
   methods,
+  rawBodyLength,
   type RawHeaders,
 } from "./llhttp.ts";
 import { renderResponseHead, responseTail } from "./response-head.ts";
@@ -335,12 +336,20 @@ function parseRequest(bytes: Buffer): ParsedRequest | undefined {
   return out;
 }
 
-/** The property for requests: the parser takes the head and reads what the scan read. */
+/**
+ * The property for requests: the parser takes the head and reads what the scan read, and
+ * the message ends where the scan's length says (after a body of that many bytes).
+ */
 function assertSameRequest(bytes: Buffer): void {
   const q = scannedRequest;
   const head = bytes.subarray(0, q.headEnd);
   const text = JSON.stringify(head.toString("latin1"));
-  const parsed = parseRequest(head);
+  // A body as long as the scan read; for a length too large to make, the head alone (the
+  // parser then waits for the body: not complete).
+  const makeBody = q.contentLength <= 65536;
+  const parsed = parseRequest(
+    makeBody ? Buffer.concat([head, Buffer.alloc(q.contentLength, 0x78)]) : head,
+  );
   assert.ok(parsed, `the scan took a request the parser refuses: ${text}`);
   const fields: string[] = [];
   for (let i = 0; i < q.fields.length; i += 4) {
@@ -357,12 +366,15 @@ function assertSameRequest(bytes: Buffer): void {
       keepAlive: q.keepAlive,
       upgrade: false,
       minor: 1,
-      complete: true,
-      consumed: q.headEnd,
+      complete: makeBody,
+      consumed: q.headEnd + (makeBody ? q.contentLength : 0),
     },
     parsed,
     `reading of ${text}`,
   );
+  // and the length the proxy relays by is the one the parser's path would relay by
+  const relayed = rawBodyLength(parsed.headers);
+  assert.equal(relayed, q.contentLength, `body length of ${text}`);
 }
 
 const REQUEST_SEEDS = [
@@ -370,9 +382,20 @@ const REQUEST_SEEDS = [
   "GET http://example.test/a?b=c&d=%2F HTTP/1.1\r\nHost: example.test\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\nProxy-Connection: Keep-Alive\r\n\r\n",
   "HEAD http://h:8080/x HTTP/1.1\r\nHost: h:8080\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nExpect: 100-continue\r\n\r\n",
   "GET http://[2001:db8::1]:80/p HTTP/1.1\r\nhost:[2001:db8::1]\r\nConnection:  close \r\nX-Empty:\r\n\r\n",
+  'POST http://api.example.test/v1/payments HTTP/1.1\r\nHost: api.example.test\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"amount":1}',
+  "PUT http://a:81/k HTTP/1.1\r\nHost: a:81\r\ncontent-length:0\r\nExpect: 100-continue\r\n\r\n",
 ];
 
 describe("scanRequestHead", () => {
+  it("reads a POST's length: its body begins at the end of the head", () => {
+    const b = Buffer.from(REQUEST_SEEDS[4] as string);
+    assert.equal(scanRequestHead(b, MAX), true);
+    assert.equal(scannedRequest.method, "POST");
+    assert.equal(scannedRequest.contentLength, 12);
+    assert.equal(b.subarray(scannedRequest.headEnd).toString(), '{"amount":1}');
+    assertSameRequest(b);
+  });
+
   it("reads a bodyless absolute-form request: method, URL, fields, where the next one begins", () => {
     const one = REQUEST_SEEDS[1] as string;
     const b = Buffer.from(one + one);
@@ -405,13 +428,18 @@ describe("scanRequestHead", () => {
 
   it("leaves to the parser every request outside its subset", () => {
     const left = {
-      POST: "POST http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+      TRACE: "TRACE http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+      "a method in lower case": "post http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+      "two lengths": "POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+      "a length list": "POST http://a/ HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n",
+      "a signed length": "POST http://a/ HTTP/1.1\r\nContent-Length: +1\r\n\r\n",
+      "length and chunked":
+        "POST http://a/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
       CONNECT: "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
       "lower-case method": "get http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
       "origin-form": "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
       "another scheme": "GET https://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
       "HTTP/1.0": "GET http://a/ HTTP/1.0\r\nHost: a\r\n\r\n",
-      "a length": "GET http://a/ HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
       chunked: "GET http://a/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
       Upgrade: "GET http://a/ HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
       "Connection: upgrade": "GET http://a/ HTTP/1.1\r\nConnection: Upgrade\r\n\r\n",

@@ -6,9 +6,10 @@
 // - a response "HTTP/1.1 2xx-5xx" with a Content-Length and no Transfer-Encoding, whole in
 //   one read: passed to the client as the bytes the origin sent, less its hop-by-hop lines,
 //   plus our Via (no header strings, no head rebuilt);
-// - a GET or HEAD request in absolute form, HTTP/1.1, without a body (no Content-Length, no
-//   Transfer-Encoding, no Upgrade), whole in one read: its method, URL and fields are handed
-//   to the same code the parser's callbacks call.
+// - a GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS request in absolute form, HTTP/1.1,
+//   without a body or with one Content-Length (no Transfer-Encoding, no Upgrade), its head
+//   whole in one read: its method, URL and fields are handed to the same code the parser's
+//   callbacks call, and a body is relayed by its length as the parser's path does.
 //
 // Each scan accepts a strict subset of what the parser accepts and reads it the same way
 // (head-scan.test.ts holds both to the parser's reading, mutation by mutation). Anything
@@ -132,6 +133,18 @@ function connectionValue(b: Uint8Array, from: number, to: number, others: boolea
   return close;
 }
 
+/** A Content-Length value of digits only (at most 15: a safe integer), or -1. */
+function lengthValue(b: Uint8Array, from: number, to: number): number {
+  if (to === from || to - from > 15) return -1;
+  let v = 0;
+  for (let k = from; k < to; k++) {
+    const d = (b[k] as number) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
 /**
  * Scans a response head at the start of `b`, whole within `maxHeadBytes` (the parser's limit
  * counts fewer bytes of the same head, so it would accept it too). True when it is one this
@@ -199,16 +212,10 @@ export function scanResponseHead(b: Uint8Array, maxHeadBytes: number): boolean {
     i += 2;
     if (action === KEEP) continue;
     if (action === LENGTH) {
-      // One length, digits only (the parser refuses a second one, and reads "1, 1" its way).
-      const digits = valueEnd - valueStart;
-      if (length >= 0 || digits === 0 || digits > 15) return false;
-      let v = 0;
-      for (let k = valueStart; k < valueEnd; k++) {
-        const d = (b[k] as number) - 48;
-        if (d < 0 || d > 9) return false;
-        v = v * 10 + d;
-      }
-      length = v;
+      // One length (the parser refuses a second one, and reads "1, 1" its way).
+      if (length >= 0) return false;
+      length = lengthValue(b, valueStart, valueEnd);
+      if (length < 0) return false;
       continue;
     }
     if (action === CONNECTION) {
@@ -228,6 +235,8 @@ export interface ScannedRequest {
   /** offset just past the empty line that ends the head */
   headEnd: number;
   keepAlive: boolean;
+  /** the body's length (0: none) */
+  contentLength: number;
   /** per field, in order: name start, name end, value start, value end (OWS trimmed) */
   readonly fields: number[];
 }
@@ -238,6 +247,7 @@ export const scannedRequest: ScannedRequest = {
   urlEnd: 0,
   headEnd: 0,
   keepAlive: true,
+  contentLength: 0,
   fields: [],
 };
 
@@ -252,8 +262,9 @@ for (const ch of '"#<>\\^`{|}') URL_BYTE[ch.charCodeAt(0)] = 0;
 const R_KEEP = 0;
 const R_CONNECTION = 1;
 const R_REFUSE = 2;
+const R_LENGTH = 3;
 
-/** A request field that takes the head off the scan: framing of a body, an upgrade. */
+/** The fields the request scan reads: its framing, Connection; chunked and upgrades refuse. */
 function requestFieldAction(b: Uint8Array, at: number, len: number): number {
   switch (len) {
     case 7:
@@ -261,7 +272,7 @@ function requestFieldAction(b: Uint8Array, at: number, len: number): number {
     case 10:
       return named(b, at, "connection") ? R_CONNECTION : R_KEEP;
     case 14:
-      return named(b, at, "content-length") ? R_REFUSE : R_KEEP;
+      return named(b, at, "content-length") ? R_LENGTH : R_KEEP;
     case 17:
       return named(b, at, "transfer-encoding") ? R_REFUSE : R_KEEP;
     default:
@@ -269,24 +280,37 @@ function requestFieldAction(b: Uint8Array, at: number, len: number): number {
   }
 }
 
+/** The methods the scan takes, by first letter (all upper case, as the parser wants them). */
+const METHODS: Record<number, readonly string[]> = {
+  71: ["GET"],
+  72: ["HEAD"],
+  80: ["POST", "PUT", "PATCH"],
+  68: ["DELETE"],
+  79: ["OPTIONS"],
+};
+
+/** The method at the start of `b`, followed by a space, if the scan takes it. */
+function methodAt(b: Uint8Array): string | undefined {
+  const candidates = METHODS[b[0] as number];
+  if (candidates === undefined) return undefined;
+  for (const m of candidates) {
+    let k = 1;
+    while (k < m.length && b[k] === m.charCodeAt(k)) k++;
+    if (k === m.length && b[k] === SP) return m;
+  }
+  return undefined;
+}
+
 /**
  * Scans a request head at the start of `b`, whole within `maxHeadBytes`. True when it is one
- * this file handles (see the top); then `scannedRequest` describes it, and the request has
- * no body: the next request begins at `headEnd`.
+ * this file handles (see the top); then `scannedRequest` describes it: its body (of
+ * `contentLength` bytes, 0 for none) begins at `headEnd`.
  */
 export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
   const n = Math.min(b.length, maxHeadBytes);
-  let i: number;
-  let method: string;
-  if (b[0] === 71 && b[1] === 69 && b[2] === 84 && b[3] === SP) {
-    method = "GET";
-    i = 4;
-  } else if (b[0] === 72 && b[1] === 69 && b[2] === 65 && b[3] === 68 && b[4] === SP) {
-    method = "HEAD";
-    i = 5;
-  } else {
-    return false;
-  }
+  const method = methodAt(b);
+  if (method === undefined) return false;
+  let i = method.length + 1;
   // "http://" and the rest of an absolute-form target
   const urlStart = i;
   if (
@@ -325,11 +349,13 @@ export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
   const fields = scannedRequest.fields;
   fields.length = 0;
   let keepAlive = true;
+  let length = -1;
   for (;;) {
     if (i >= n) return false;
     const lineStart = i;
     if (b[i] === CR) {
       if (i + 1 >= n || b[i + 1] !== LF) return false;
+      scannedRequest.contentLength = length < 0 ? 0 : length;
       scannedRequest.method = method;
       scannedRequest.urlStart = urlStart;
       scannedRequest.urlEnd = urlEnd;
@@ -356,6 +382,10 @@ export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
       const c = connectionValue(b, valueStart, valueEnd, true);
       if (c < 0) return false;
       if (c === 1) keepAlive = false;
+    } else if (action === R_LENGTH) {
+      if (length >= 0) return false;
+      length = lengthValue(b, valueStart, valueEnd);
+      if (length < 0) return false;
     }
     fields.push(lineStart, nameEnd, valueStart, valueEnd);
   }

@@ -349,6 +349,38 @@ describe("forwarding: what the client receives", () => {
     }
     assert.equal(connections, 2, "the upstream connection was reused until the origin closed it");
   });
+
+  it("a response body the parser is reading is never scanned as a head, even one that starts a read and looks like one", async (t) => {
+    const inner = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    const raw = await startServer(t, (s) => {
+      s.once("data", () => {
+        s.write(
+          `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${inner.length.toString(16)}\r\n`,
+        );
+        setTimeout(() => s.write(inner), 60);
+        setTimeout(() => s.end("\r\n0\r\n\r\n"), 120);
+      });
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${raw.port}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    const head = r.text.indexOf("\r\n\r\n");
+    assert.equal(headerOf(r.text, "transfer-encoding"), "chunked", r.text);
+    // the chunks, decoded by their sizes (the body holds "0\r\n\r\n" itself)
+    let rest = r.text.slice(head + 4);
+    let body = "";
+    for (;;) {
+      const line = rest.indexOf("\r\n");
+      const size = parseInt(rest.slice(0, line), 16);
+      if (size === 0) break;
+      body += rest.slice(line + 2, line + 2 + size);
+      rest = rest.slice(line + 2 + size + 2);
+    }
+    assert.equal(body, inner, "the body reached the client as a body");
+    assert.equal(rest, "0\r\n\r\n", "and nothing after it");
+  });
 });
 
 describe("forwarding: pipelined requests", () => {
@@ -372,6 +404,77 @@ describe("forwarding: pipelined requests", () => {
       origin.seen.map((s) => s.url),
       ["/1", "/2", "/3", "/4"],
     );
+  });
+});
+
+describe("forwarding: heads the scan reads and heads the parser reads, mixed", () => {
+  it("requests cut at every awkward place arrive whole and in order", async (t) => {
+    const origin = await startOrigin(t, (req, res, body) =>
+      res.end(`${req.method} ${req.url} ${body.toString()}|`),
+    );
+    const { port } = await startProxy(t, LOOPBACK);
+    const base = `http://127.0.0.1:${origin.port}`;
+    const post = (path: string, body: string) =>
+      `POST ${base}${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    // whole heads (scanned), a body cut in two, a head cut in two (the parser's), a chunked
+    // body (the parser's), then whole heads again
+    const stream =
+      `GET ${base}/1 HTTP/1.1\r\nHost: x\r\n\r\n` +
+      post("/2", "hello") +
+      `GET ${base}/3 HTTP/1.1\r\nHost: x\r\n\r\n` +
+      `POST ${base}/4 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n` +
+      post("/5", "world") +
+      `GET ${base}/6 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+    const cuts = [
+      stream.indexOf("hello") + 3, // inside the first body
+      stream.indexOf("/3 HTTP") + 4, // inside the third head
+      stream.indexOf("3\r\nabc") + 4, // inside the chunked body
+      stream.indexOf("world") - 2, // inside the fifth head's end
+    ];
+    const parts: string[] = [];
+    let from = 0;
+    for (const at of cuts) {
+      parts.push(stream.slice(from, at));
+      from = at;
+    }
+    parts.push(stream.slice(from));
+    const r = await rawExchange(port, parts, { pauseMs: 40 });
+    const bodies = [...r.text.matchAll(/\r\n\r\n([A-Z]+ \/\d [a-z]*)\|/g)].map((m) => m[1]);
+    assert.deepEqual(bodies, [
+      "GET /1 ",
+      "POST /2 hello",
+      "GET /3 ",
+      "POST /4 abc",
+      "POST /5 world",
+      "GET /6 ",
+    ]);
+    assert.equal(r.ended, "end");
+  });
+
+  it("a body the parser is reading is never scanned as a request, even one that starts a read and looks like one", async (t) => {
+    const origin = await startOrigin(t, (req, res, body) =>
+      res.end(`${req.method} ${req.url} ${body.length}|`),
+    );
+    const { port } = await startProxy(t, LOOPBACK);
+    const base = `http://127.0.0.1:${origin.port}`;
+    const inner = `GET ${base}/smuggled HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const r = await rawExchange(
+      port,
+      [
+        `POST ${base}/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n` +
+          `${inner.length.toString(16)}\r\n`,
+        // the chunk's data, alone in its read: a whole request head, to the byte
+        inner,
+        `\r\n0\r\n\r\nGET ${base}/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      ],
+      { pauseMs: 60 },
+    );
+    assert.deepEqual(
+      origin.seen.map((s) => `${s.method} ${s.url} ${s.body.toString()}`),
+      [`POST /chunked ${inner}`, "GET /after "],
+      "the body reached the origin as a body, never as a request",
+    );
+    assert.equal(r.ended, "end");
   });
 });
 
