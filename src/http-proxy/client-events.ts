@@ -116,7 +116,7 @@ function scannedHead(c: ClientConnection, chunk: Buffer): number {
     h.push(chunk.toString("latin1", f[i], f[i + 1]), chunk.toString("latin1", f[i + 2], f[i + 3]));
   }
   const url = chunk.toString("latin1", q.urlStart, q.urlEnd);
-  if (requestHead(c, q.method, url, h, 1, q.keepAlive, false) === 2) {
+  if (requestHead(c, q.method, url, h, 1, true, false) === 2) {
     // The parser is not stopped at the head: no fake end of message to skip.
     c.skipComplete = false;
     return end;

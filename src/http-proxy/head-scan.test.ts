@@ -216,13 +216,18 @@ describe("scanResponseHead", () => {
     assertSameReading(b);
   });
 
-  it("Connection: close (in any case, among keep-alive tokens) ends the upstream connection", () => {
-    for (const value of ["close", "CLOSE", "keep-alive, close", " close ,"]) {
-      const b = Buffer.from(
-        `HTTP/1.1 404 Not Found\r\nConnection:${value}\r\nContent-Length: 0\r\n\r\n`,
-      );
-      assert.equal(scanResponseHead(b, MAX), true, value);
-      assert.equal(scannedResponse.close, true, value);
+  it("Connection: close (in any case, among keep-alive tokens; or Proxy-Connection) ends the upstream connection", () => {
+    for (const field of [
+      "Connection:close",
+      "Connection:CLOSE",
+      "Connection:keep-alive, close",
+      "Connection: close ,",
+      "Proxy-Connection: close",
+      "proxy-connection: X-Other, Close",
+    ]) {
+      const b = Buffer.from(`HTTP/1.1 404 Not Found\r\n${field}\r\nContent-Length: 0\r\n\r\n`);
+      assert.equal(scanResponseHead(b, MAX), true, field);
+      assert.equal(scannedResponse.close, true, field);
       assert.equal(scannedResponse.contentLength, 0);
       assertSameReading(b);
     }
@@ -272,6 +277,7 @@ describe("scanResponseHead", () => {
       HOP_HEAD,
       "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length:  0 \r\n\r\n",
       "HTTP/1.1 404 \r\nX-A: 1\r\nx-a: 2\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 7\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nProxy-Connection: close\r\nContent-Length: 2\r\n\r\nok",
     ].map((s) => Buffer.from(s, "latin1"));
     const { taken, left } = mutate(seeds, (b) => {
       if (!scanResponseHead(b, MAX)) return false;
@@ -363,7 +369,7 @@ function assertSameRequest(bytes: Buffer): void {
       method: q.method,
       url: head.toString("latin1", q.urlStart, q.urlEnd),
       headers: fields,
-      keepAlive: q.keepAlive,
+      keepAlive: true,
       upgrade: false,
       minor: 1,
       complete: makeBody,
@@ -384,6 +390,7 @@ const REQUEST_SEEDS = [
   "GET http://[2001:db8::1]:80/p HTTP/1.1\r\nhost:[2001:db8::1]\r\nConnection:  close \r\nX-Empty:\r\n\r\n",
   'POST http://api.example.test/v1/payments HTTP/1.1\r\nHost: api.example.test\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"amount":1}',
   "PUT http://a:81/k HTTP/1.1\r\nHost: a:81\r\ncontent-length:0\r\nExpect: 100-continue\r\n\r\n",
+  "GET http://a/ HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n",
 ];
 
 describe("scanRequestHead", () => {
@@ -406,23 +413,25 @@ describe("scanRequestHead", () => {
       "http://example.test/a?b=c&d=%2F",
     );
     assert.equal(scannedRequest.headEnd, one.length);
-    assert.equal(scannedRequest.keepAlive, true);
     assert.equal(scannedRequest.fields.length, 4 * 4);
     assertSameRequest(b);
   });
 
-  it("Connection: close means no keep-alive; other tokens are left to the shared code", () => {
-    for (const [value, keepAlive] of [
-      ["close", false],
-      ["Keep-Alive, CLOSE", false],
-      ["keep-alive", true],
-      ["X-Hop", true],
-      ["closed", true],
+  it("takes requests that keep the connection; one that closes it (Connection or Proxy-Connection) is the parser's", () => {
+    for (const [field, taken] of [
+      ["Connection: keep-alive", true],
+      ["Connection: X-Hop", true],
+      ["Connection: closed", true],
+      ["Proxy-Connection: Keep-Alive", true],
+      ["Connection: close", false],
+      ["Connection: Keep-Alive, CLOSE", false],
+      ["Proxy-Connection: close", false],
+      ["proxy-connection: keep-alive, close", false],
     ] as const) {
-      const b = Buffer.from(`GET http://a/ HTTP/1.1\r\nHost: a\r\nConnection: ${value}\r\n\r\n`);
-      assert.equal(scanRequestHead(b, MAX), true, value);
-      assert.equal(scannedRequest.keepAlive, keepAlive, value);
-      assertSameRequest(b);
+      const b = Buffer.from(`GET http://a/ HTTP/1.1\r\nHost: a\r\n${field}\r\n\r\n`);
+      assert.equal(scanRequestHead(b, MAX), taken, field);
+      if (taken) assertSameRequest(b);
+      else assert.equal(parseRequest(b)?.keepAlive, false, `the parser closes after ${field}`);
     }
   });
 

@@ -7,7 +7,8 @@
 //   one read: passed to the client as the bytes the origin sent, less its hop-by-hop lines,
 //   plus our Via (no header strings, no head rebuilt);
 // - a GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS request in absolute form, HTTP/1.1,
-//   without a body or with one Content-Length (no Transfer-Encoding, no Upgrade), its head
+//   keeping the connection, without a body or with one Content-Length (no
+//   Transfer-Encoding, no Upgrade), its head
 //   whole in one read: its method, URL and fields are handed to the same code the parser's
 //   callbacks call, and a body is relayed by its length as the parser's path does.
 //
@@ -62,6 +63,7 @@ const DROP = 1;
 const LENGTH = 2;
 const CONNECTION = 3;
 const REFUSE = 4;
+const PROXY_CONNECTION = 5;
 const KEEP = 0;
 
 /** True when `b[at..at+word.length)` equals the lower-case `word` in any case. */
@@ -92,7 +94,8 @@ function fieldAction(b: Uint8Array, at: number, len: number): number {
     case 14:
       return named(b, at, "content-length") ? LENGTH : KEEP;
     case 16:
-      return named(b, at, "proxy-connection") ? DROP : KEEP;
+      // The parser reads Proxy-Connection as it reads Connection (close, keep-alive).
+      return named(b, at, "proxy-connection") ? PROXY_CONNECTION : KEEP;
     case 17:
       return named(b, at, "transfer-encoding") ? REFUSE : KEEP;
     case 18:
@@ -218,8 +221,9 @@ export function scanResponseHead(b: Uint8Array, maxHeadBytes: number): boolean {
       if (length < 0) return false;
       continue;
     }
-    if (action === CONNECTION) {
-      const c = connectionValue(b, valueStart, valueEnd, false);
+    if (action === CONNECTION || action === PROXY_CONNECTION) {
+      // (Connection's other tokens name fields to remove: the parser's path does that.)
+      const c = connectionValue(b, valueStart, valueEnd, action === PROXY_CONNECTION);
       if (c < 0) return false;
       if (c === 1) close = true;
     }
@@ -234,7 +238,6 @@ export interface ScannedRequest {
   urlEnd: number;
   /** offset just past the empty line that ends the head */
   headEnd: number;
-  keepAlive: boolean;
   /** the body's length (0: none) */
   contentLength: number;
   /** per field, in order: name start, name end, value start, value end (OWS trimmed) */
@@ -246,7 +249,6 @@ export const scannedRequest: ScannedRequest = {
   urlStart: 0,
   urlEnd: 0,
   headEnd: 0,
-  keepAlive: true,
   contentLength: 0,
   fields: [],
 };
@@ -264,7 +266,10 @@ const R_CONNECTION = 1;
 const R_REFUSE = 2;
 const R_LENGTH = 3;
 
-/** The fields the request scan reads: its framing, Connection; chunked and upgrades refuse. */
+/**
+ * The fields the request scan reads: its framing, Connection and Proxy-Connection (the
+ * parser reads both alike); chunked framing and upgrades are left to the parser.
+ */
 function requestFieldAction(b: Uint8Array, at: number, len: number): number {
   switch (len) {
     case 7:
@@ -273,6 +278,8 @@ function requestFieldAction(b: Uint8Array, at: number, len: number): number {
       return named(b, at, "connection") ? R_CONNECTION : R_KEEP;
     case 14:
       return named(b, at, "content-length") ? R_LENGTH : R_KEEP;
+    case 16:
+      return named(b, at, "proxy-connection") ? R_CONNECTION : R_KEEP;
     case 17:
       return named(b, at, "transfer-encoding") ? R_REFUSE : R_KEEP;
     default:
@@ -348,7 +355,6 @@ export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
   i += 11;
   const fields = scannedRequest.fields;
   fields.length = 0;
-  let keepAlive = true;
   let length = -1;
   for (;;) {
     if (i >= n) return false;
@@ -360,7 +366,6 @@ export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
       scannedRequest.urlStart = urlStart;
       scannedRequest.urlEnd = urlEnd;
       scannedRequest.headEnd = i + 2;
-      scannedRequest.keepAlive = keepAlive;
       return true;
     }
     while (i < n && TCHAR[b[i] as number] === 1) i++;
@@ -379,9 +384,9 @@ export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
     }
     i += 2;
     if (action === R_CONNECTION) {
-      const c = connectionValue(b, valueStart, valueEnd, true);
-      if (c < 0) return false;
-      if (c === 1) keepAlive = false;
+      // A request that closes the connection is left to the parser: it is the last one, and
+      // the parser refuses bytes after it as its path always did (a 400, nothing forwarded).
+      if (connectionValue(b, valueStart, valueEnd, true) !== 0) return false;
     } else if (action === R_LENGTH) {
       if (length >= 0) return false;
       length = lengthValue(b, valueStart, valueEnd);

@@ -72,10 +72,14 @@ export class UpstreamConn {
   rawRemaining = 0;
   /** the parser will report the (fake) end of the message we stopped it at: ignore it */
   skipComplete = false;
-  /** the parser has read nothing since it was made or reset: a head may be scannedResponse instead */
+  /** the parser has read nothing since it was made or reset: a head may be scanned instead */
   parserFresh = true;
   pooled = false;
   pool: UpstreamPool | undefined = undefined;
+  /** a read is being handled (see release) */
+  reading = false;
+  /** released during the read: goes back to the pool when the read is over */
+  putAfterRead = false;
   /** the proxy's coarse clock */
   readonly clock: Clock;
   /** the clock at the last byte read or written */
@@ -101,13 +105,18 @@ export class UpstreamConn {
     this.socket.resume();
   }
 
-  /** The exchange is done with it: back to the pool when reusable, else closed. */
+  /**
+   * The exchange is done with it: back to the pool when reusable, else closed. Inside a read
+   * it goes back only once the read is over: the client's next request, begun at once, must
+   * not take it while the rest of the read (bytes no request asked for) is still unread.
+   */
   release(reusable: boolean): void {
     this.user = undefined;
     this.client = undefined;
     this.served++;
     if (reusable && !this.ending && !this.socket.destroyed && this.pool !== undefined) {
-      this.pool.put(this);
+      if (this.reading) this.putAfterRead = true;
+      else this.pool.put(this);
     } else {
       this.destroy();
     }
@@ -197,10 +206,19 @@ const callbacks = {
 function onData(this: RawSocket, chunk: Buffer): void {
   const u = stateOf(this);
   const client = u.client;
-  read(u, this, chunk);
+  u.reading = true;
+  try {
+    read(u, this, chunk);
+  } finally {
+    u.reading = false;
+  }
   // Whatever the read produced for the client (a head and the first body bytes) leaves in
   // one system call.
   client?.uncork();
+  if (u.putAfterRead) {
+    u.putAfterRead = false;
+    if (u.user === undefined && !u.socket.destroyed && !u.ending) u.pool?.put(u);
+  }
 }
 
 function read(u: UpstreamConn, socket: RawSocket, chunk: Buffer): void {
@@ -220,13 +238,16 @@ function read(u: UpstreamConn, socket: RawSocket, chunk: Buffer): void {
     }
     if (u.parserFresh && scanResponseHead(rest, UPSTREAM_MAX_HEADER_BYTES)) {
       const head = scannedResponse;
+      // (read before anything below can start another exchange)
+      const headEnd = head.headEnd;
+      const length = head.contentLength;
       if (u.user.onScannedResponse(rest, head)) {
         if (head.close) u.ending = true;
         u.inFinalResponse = true;
-        u.rawRemaining = head.contentLength;
-        if (u.rawRemaining === 0) endRawResponse(u);
-        if (head.headEnd === rest.length) return;
-        rest = rest.subarray(head.headEnd);
+        u.rawRemaining = length;
+        if (length === 0) endRawResponse(u);
+        if (headEnd === rest.length) return;
+        rest = rest.subarray(headEnd);
         if (u.user === undefined) return overrun(u);
         continue;
       }

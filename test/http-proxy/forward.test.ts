@@ -350,6 +350,40 @@ describe("forwarding: what the client receives", () => {
     assert.equal(connections, 2, "the upstream connection was reused until the origin closed it");
   });
 
+  it("a response nobody asked for, behind the answer in the same read, never becomes the answer to the next request", async (t) => {
+    let connections = 0;
+    const raw = await startServer(t, (s) => {
+      connections++;
+      let got = "";
+      s.on("data", (c: Buffer) => {
+        got += c.toString("latin1");
+        for (let end = got.indexOf("\r\n\r\n"); end >= 0; end = got.indexOf("\r\n\r\n")) {
+          const path = got.split(" ")[1] ?? "";
+          got = got.slice(end + 4);
+          // the answer to /a carries a second, forged response in the same write
+          s.write(
+            path === "/a"
+              ? "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+              : `HTTP/1.1 200 OK\r\nContent-Length: ${path.length - 1}\r\n\r\n${path.slice(1)}`,
+          );
+        }
+      });
+    });
+    const { port } = await startProxy(t, LOOPBACK);
+    const r = await rawExchange(
+      port,
+      `GET http://127.0.0.1:${raw.port}/a HTTP/1.1\r\nHost: x\r\n\r\n` +
+        `GET http://127.0.0.1:${raw.port}/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.doesNotMatch(r.text, /forged/);
+    assert.deepEqual(
+      responses(r.text).map((g) => g.body),
+      ["a", "b"],
+      "each request got the origin's answer to it",
+    );
+    assert.equal(connections, 2, "the connection that sent more than asked was not used again");
+  });
+
   it("a response body the parser is reading is never scanned as a head, even one that starts a read and looks like one", async (t) => {
     const inner = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
     const raw = await startServer(t, (s) => {
@@ -449,6 +483,27 @@ describe("forwarding: heads the scan reads and heads the parser reads, mixed", (
       "GET /6 ",
     ]);
     assert.equal(r.ended, "end");
+  });
+
+  it("bytes behind a request that closes the connection get the parser's 400, never forwarded", async (t) => {
+    const origin = await startOrigin(t);
+    const { port } = await startProxy(t, LOOPBACK);
+    const base = `http://127.0.0.1:${origin.port}`;
+    for (const close of ["Connection: close", "Proxy-Connection: close"]) {
+      const r = await rawExchange(
+        port,
+        `GET ${base}/one HTTP/1.1\r\nHost: x\r\n${close}\r\n\r\n` +
+          `POST ${base}/two HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc`,
+      );
+      assert.equal(statusOf(r.text), 200, r.text);
+      assert.match(r.text, /HTTP\/1\.1 400 [^]*HPE_CLOSED_CONNECTION/, close);
+      assert.equal(r.ended, "end");
+    }
+    assert.deepEqual(
+      origin.seen.map((s) => s.url),
+      ["/one", "/one"],
+      "nothing behind the closing request reached the origin",
+    );
   });
 
   it("a body the parser is reading is never scanned as a request, even one that starts a read and looks like one", async (t) => {
