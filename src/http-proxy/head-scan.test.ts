@@ -21,49 +21,65 @@ const MAX = 64 * 1024;
 interface Parsed {
   status: number;
   message: string;
+  method: string;
+  url: string;
   headers: RawHeaders;
   keepAlive: boolean;
-  /** bytes up to the end of the head */
-  headBytes: number;
+  upgrade: boolean;
+  minor: number;
+  /** the message ended (for a response: its head, where the parser was stopped) */
+  complete: boolean;
+  /** bytes the parser took: a response's head; a request's head and body */
+  consumed: number;
 }
 
-/** What node's parser makes of a response head: undefined when it refuses it. */
-function parse(bytes: Buffer): Parsed | undefined {
+/** What node's parser makes of a message: undefined when it refuses it. */
+function parse(type: number, bytes: Buffer): Parsed | undefined {
   let out: Parsed | undefined;
   let acc: RawHeaders = [];
+  let url = "";
   const p = createParser(
-    RESPONSE,
+    type,
     MAX,
     {
-      onHeaders(h: RawHeaders) {
+      onHeaders(h: RawHeaders, u: string) {
         acc.push(...h);
+        url += u;
       },
-      onHeadersComplete(_maj, _min, headers, _m, _u, status, message, _up, keepAlive) {
+      onHeadersComplete(_maj, minor, headers, method, u, status, message, upgrade, keepAlive) {
         out = {
           status: status ?? 0,
           message: message ?? "",
+          method: methods[method ?? -1] ?? "",
+          url: u ?? url,
           headers: headers ?? acc,
           keepAlive,
-          headBytes: 0,
+          upgrade,
+          minor,
+          complete: false,
+          consumed: 0,
         };
         acc = [];
-        return 2; // stop at the end of the head, as upstream.ts does for a length body
+        // a response stops at the end of its head, as upstream.ts does for a length body
+        return type === RESPONSE ? 2 : 0;
       },
       onBody() {},
-      onMessageComplete() {},
+      onMessageComplete() {
+        if (out) out.complete = true;
+      },
     },
     undefined,
   );
   const r = p.execute(bytes);
   p.close();
   if (isParseError(r) || out === undefined) return undefined;
-  out.headBytes = r;
+  out.consumed = r;
   return out;
 }
 
 /** The fields of a head as a client reads them, grouped by name (order kept within a name). */
 function fieldsByName(head: Buffer): Map<string, string[]> {
-  const parsed = parse(head);
+  const parsed = parse(RESPONSE, head);
   assert.ok(
     parsed,
     `the client's parser refuses what we wrote: ${JSON.stringify(head.toString("latin1"))}`,
@@ -93,10 +109,10 @@ function scannedOutput(bytes: Buffer, via: string): Buffer {
  * length and keep-alive, and the client gets the same fields either way.
  */
 function assertSameReading(bytes: Buffer): void {
-  const parsed = parse(bytes);
+  const parsed = parse(RESPONSE, bytes);
   const text = JSON.stringify(bytes.toString("latin1"));
   assert.ok(parsed, `the scan took a head the parser refuses: ${text}`);
-  assert.equal(scannedResponse.headEnd, parsed.headBytes, `head end of ${text}`);
+  assert.equal(scannedResponse.headEnd, parsed.consumed, `head end of ${text}`);
   assert.equal(scannedResponse.status, parsed.status, `status of ${text}`);
   assert.equal(!scannedResponse.close, parsed.keepAlive, `keep-alive of ${text}`);
   let length: string | undefined;
@@ -290,58 +306,6 @@ describe("scanResponseHead", () => {
   });
 });
 
-interface ParsedRequest {
-  method: string;
-  url: string;
-  headers: RawHeaders;
-  keepAlive: boolean;
-  upgrade: boolean;
-  minor: number;
-  complete: boolean;
-  consumed: number;
-}
-
-/** What node's parser makes of a request: undefined when it refuses it. */
-function parseRequest(bytes: Buffer): ParsedRequest | undefined {
-  let out: ParsedRequest | undefined;
-  let acc: RawHeaders = [];
-  let url = "";
-  const p = createParser(
-    REQUEST,
-    MAX,
-    {
-      onHeaders(h: RawHeaders, u: string) {
-        acc.push(...h);
-        url += u;
-      },
-      onHeadersComplete(_maj, minor, headers, method, u, _s, _m, upgrade, keepAlive) {
-        out = {
-          method: methods[method ?? -1] ?? "?",
-          url: u ?? url,
-          headers: headers ?? acc,
-          keepAlive,
-          upgrade,
-          minor,
-          complete: false,
-          consumed: 0,
-        };
-        acc = [];
-        return 0;
-      },
-      onBody() {},
-      onMessageComplete() {
-        if (out) out.complete = true;
-      },
-    },
-    undefined,
-  );
-  const r = p.execute(bytes);
-  p.close();
-  if (isParseError(r) || out === undefined) return undefined;
-  out.consumed = r;
-  return out;
-}
-
 /**
  * The property for requests: the parser takes the head and reads what the scan read, and
  * the message ends where the scan's length says (after a body of that many bytes).
@@ -353,7 +317,8 @@ function assertSameRequest(bytes: Buffer): void {
   // A body as long as the scan read; for a length too large to make, the head alone (the
   // parser then waits for the body: not complete).
   const makeBody = q.contentLength <= 65536;
-  const parsed = parseRequest(
+  const parsed = parse(
+    REQUEST,
     makeBody ? Buffer.concat([head, Buffer.alloc(q.contentLength, 0x78)]) : head,
   );
   assert.ok(parsed, `the scan took a request the parser refuses: ${text}`);
@@ -366,6 +331,8 @@ function assertSameRequest(bytes: Buffer): void {
   }
   assert.deepEqual(
     {
+      status: 0,
+      message: "",
       method: q.method,
       url: head.toString("latin1", q.urlStart, q.urlEnd),
       headers: fields,
@@ -431,7 +398,7 @@ describe("scanRequestHead", () => {
       const b = Buffer.from(`GET http://a/ HTTP/1.1\r\nHost: a\r\n${field}\r\n\r\n`);
       assert.equal(scanRequestHead(b, MAX), taken, field);
       if (taken) assertSameRequest(b);
-      else assert.equal(parseRequest(b)?.keepAlive, false, `the parser closes after ${field}`);
+      else assert.equal(parse(REQUEST, b)?.keepAlive, false, `the parser closes after ${field}`);
     }
   });
 

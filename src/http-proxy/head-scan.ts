@@ -136,6 +136,34 @@ function connectionValue(b: Uint8Array, from: number, to: number, others: boolea
   return close;
 }
 
+/** The parts of the field line fieldLine read last (one object per thread). */
+const line = { nameEnd: 0, valueStart: 0, valueEnd: 0, next: 0 };
+
+/**
+ * Reads a field line at `i`, `name ":" OWS value OWS CRLF`, of token characters for the
+ * name and VALUE bytes for the value, within `b[..n)`: false when it is not one (or not
+ * whole). Then `line` has the name's end, the value without its OWS, the next line's start.
+ */
+function fieldLine(b: Uint8Array, i: number, n: number): boolean {
+  const start = i;
+  while (i < n && TCHAR[b[i] as number] === 1) i++;
+  if (i === start || i >= n || b[i] !== COLON) return false;
+  line.nameEnd = i;
+  i++;
+  while (i < n && (b[i] === SP || b[i] === HTAB)) i++;
+  const valueStart = i;
+  while (i < n && VALUE[b[i] as number] === 1) i++;
+  if (i + 1 >= n || b[i] !== CR || b[i + 1] !== LF) return false;
+  let valueEnd = i;
+  while (valueEnd > valueStart && (b[valueEnd - 1] === SP || b[valueEnd - 1] === HTAB)) {
+    valueEnd--;
+  }
+  line.valueStart = valueStart;
+  line.valueEnd = valueEnd;
+  line.next = i + 2;
+  return true;
+}
+
 /** A Content-Length value of digits only (at most 15: a safe integer), or -1. */
 function lengthValue(b: Uint8Array, from: number, to: number): number {
   if (to === from || to - from > 15) return -1;
@@ -199,20 +227,11 @@ export function scanResponseHead(b: Uint8Array, maxHeadBytes: number): boolean {
       scannedResponse.close = close;
       return true;
     }
-    while (i < n && TCHAR[b[i] as number] === 1) i++;
-    if (i === lineStart || i >= n || b[i] !== COLON) return false;
-    const action = fieldAction(b, lineStart, i - lineStart);
+    if (!fieldLine(b, i, n)) return false;
+    const { valueStart, valueEnd } = line;
+    const action = fieldAction(b, lineStart, line.nameEnd - lineStart);
     if (action === REFUSE) return false;
-    i++;
-    while (i < n && (b[i] === SP || b[i] === HTAB)) i++;
-    const valueStart = i;
-    while (i < n && VALUE[b[i] as number] === 1) i++;
-    if (i + 1 >= n || b[i] !== CR || b[i + 1] !== LF) return false;
-    let valueEnd = i;
-    while (valueEnd > valueStart && (b[valueEnd - 1] === SP || b[valueEnd - 1] === HTAB)) {
-      valueEnd--;
-    }
-    i += 2;
+    i = line.next;
     if (action === KEEP) continue;
     if (action === LENGTH) {
       // One length (the parser refuses a second one, and reads "1, 1" its way).
@@ -368,21 +387,11 @@ export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
       scannedRequest.headEnd = i + 2;
       return true;
     }
-    while (i < n && TCHAR[b[i] as number] === 1) i++;
-    if (i === lineStart || i >= n || b[i] !== COLON) return false;
-    const nameEnd = i;
+    if (!fieldLine(b, i, n)) return false;
+    const { nameEnd, valueStart, valueEnd } = line;
     const action = requestFieldAction(b, lineStart, nameEnd - lineStart);
     if (action === R_REFUSE) return false;
-    i++;
-    while (i < n && (b[i] === SP || b[i] === HTAB)) i++;
-    const valueStart = i;
-    while (i < n && VALUE[b[i] as number] === 1) i++;
-    if (i + 1 >= n || b[i] !== CR || b[i + 1] !== LF) return false;
-    let valueEnd = i;
-    while (valueEnd > valueStart && (b[valueEnd - 1] === SP || b[valueEnd - 1] === HTAB)) {
-      valueEnd--;
-    }
-    i += 2;
+    i = line.next;
     if (action === R_CONNECTION) {
       // A request that closes the connection is left to the parser: it is the last one, and
       // the parser refuses bytes after it as its path always did (a 400, nothing forwarded).

@@ -10,7 +10,7 @@ import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { promisify } from "node:util";
 import {
   captureEvents,
@@ -256,6 +256,30 @@ describe("forwarding: what the client receives", () => {
     "/close": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nclose",
   };
 
+  /** A raw origin answering each bodyless request by its path; counts its connections. */
+  async function rawOrigin(
+    t: TestContext,
+    answer: (path: string) => string,
+    closeAfter?: (path: string) => boolean,
+  ): Promise<{ port: number; connections: number }> {
+    const origin = { port: 0, connections: 0 };
+    const raw = await startServer(t, (s) => {
+      origin.connections++;
+      let got = "";
+      s.on("data", (c: Buffer) => {
+        got += c.toString("latin1");
+        for (let end = got.indexOf("\r\n\r\n"); end >= 0; end = got.indexOf("\r\n\r\n")) {
+          const path = got.split(" ")[1] ?? "";
+          got = got.slice(end + 4);
+          s.write(answer(path));
+          if (closeAfter?.(path)) s.end();
+        }
+      });
+    });
+    origin.port = raw.port;
+    return origin;
+  }
+
   /** The responses in `text`, each as its lower-cased field names and values, and body. */
   function responses(text: string): { fields: [string, string][]; body: string }[] {
     const out: { fields: [string, string][]; body: string }[] = [];
@@ -286,20 +310,11 @@ describe("forwarding: what the client receives", () => {
   }
 
   it("hop-by-hop fields never reach the client, framed by a length or chunked; the origin's Via comes before ours", async (t) => {
-    let connections = 0;
-    const raw = await startServer(t, (s) => {
-      connections++;
-      let got = "";
-      s.on("data", (c: Buffer) => {
-        got += c.toString("latin1");
-        for (let end = got.indexOf("\r\n\r\n"); end >= 0; end = got.indexOf("\r\n\r\n")) {
-          const path = got.split(" ")[1] ?? "";
-          got = got.slice(end + 4);
-          s.write(answers[path] ?? "HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n");
-          if (path === "/close") s.end();
-        }
-      });
-    });
+    const raw = await rawOrigin(
+      t,
+      (path) => answers[path] ?? "HTTP/1.1 500 X\r\nContent-Length: 0\r\n\r\n",
+      (path) => path === "/close",
+    );
     const { port } = await startProxy(t, LOOPBACK);
     const paths = ["/length", "/chunked", "/length", "/close", "/length", "/chunked"];
     const r = await rawExchange(
@@ -347,28 +362,20 @@ describe("forwarding: what the client receives", () => {
       // The origin's Connection is its own; the client's connection closes only when it asked.
       assert.deepEqual(connection, i === paths.length - 1 ? ["close"] : [], `answer ${i}`);
     }
-    assert.equal(connections, 2, "the upstream connection was reused until the origin closed it");
+    assert.equal(
+      raw.connections,
+      2,
+      "the upstream connection was reused until the origin closed it",
+    );
   });
 
   it("a response nobody asked for, behind the answer in the same read, never becomes the answer to the next request", async (t) => {
-    let connections = 0;
-    const raw = await startServer(t, (s) => {
-      connections++;
-      let got = "";
-      s.on("data", (c: Buffer) => {
-        got += c.toString("latin1");
-        for (let end = got.indexOf("\r\n\r\n"); end >= 0; end = got.indexOf("\r\n\r\n")) {
-          const path = got.split(" ")[1] ?? "";
-          got = got.slice(end + 4);
-          // the answer to /a carries a second, forged response in the same write
-          s.write(
-            path === "/a"
-              ? "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
-              : `HTTP/1.1 200 OK\r\nContent-Length: ${path.length - 1}\r\n\r\n${path.slice(1)}`,
-          );
-        }
-      });
-    });
+    // the answer to /a carries a second, forged response in the same write
+    const raw = await rawOrigin(t, (path) =>
+      path === "/a"
+        ? "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+        : `HTTP/1.1 200 OK\r\nContent-Length: ${path.length - 1}\r\n\r\n${path.slice(1)}`,
+    );
     const { port } = await startProxy(t, LOOPBACK);
     const r = await rawExchange(
       port,
@@ -381,7 +388,7 @@ describe("forwarding: what the client receives", () => {
       ["a", "b"],
       "each request got the origin's answer to it",
     );
-    assert.equal(connections, 2, "the connection that sent more than asked was not used again");
+    assert.equal(raw.connections, 2, "the connection that sent more than asked was not used again");
   });
 
   it("a response body the parser is reading is never scanned as a head, even one that starts a read and looks like one", async (t) => {
