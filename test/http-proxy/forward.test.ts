@@ -415,6 +415,7 @@ describe("forwarding: what the client receives", () => {
     for (;;) {
       const line = rest.indexOf("\r\n");
       const size = parseInt(rest.slice(0, line), 16);
+      assert.ok(line > 0 && size >= 0, `not a chunk: ${JSON.stringify(rest)}`);
       if (size === 0) break;
       body += rest.slice(line + 2, line + 2 + size);
       rest = rest.slice(line + 2 + size + 2);
