@@ -493,6 +493,86 @@ describe("forwarding: heads the scan reads and heads the parser reads, mixed", (
     assert.equal(r.ended, "end");
   });
 
+  it("random streams of requests, cut into reads at random places, arrive whole and in order (seeded)", async (t) => {
+    const origin = await startOrigin(t, (req, res, body) =>
+      res.end(`${req.method} ${req.url} ${createHash("sha1").update(body).digest("hex")}|`),
+    );
+    const { port } = await startProxy(t, LOOPBACK);
+    const base = `http://127.0.0.1:${origin.port}`;
+    let state = 0x5eed;
+    const rand = (n: number): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return (state >>> 8) % n;
+    };
+    const sha1 = (b: string) => createHash("sha1").update(b, "latin1").digest("hex");
+    for (let round = 0; round < 24; round++) {
+      let stream = "";
+      const expected: string[] = [];
+      // where heads and bodies begin: reads are cut there more often than by chance
+      const edges: number[] = [];
+      const count = 2 + rand(5);
+      for (let k = 0; k < count; k++) {
+        const path = `/r${round}-${k}`;
+        const last = k === count - 1 ? "Connection: close\r\n" : "";
+        // every kind of head: scanned (GET, POST with a length), the parser's (chunked,
+        // HTTP/1.0-style spellings left aside), with fields of both kinds
+        // some bodies look like a request head, to the byte
+        const body =
+          rand(4) === 0
+            ? `GET ${base}/smuggled HTTP/1.1\r\nHost: x\r\n\r\n`
+            : "x".repeat(rand(3) === 0 ? rand(5000) : rand(40));
+        edges.push(stream.length);
+        const extra = rand(2) === 0 ? "Proxy-Connection: keep-alive\r\nX-A: 1\r\n" : "";
+        switch (rand(3)) {
+          case 0:
+            stream += `GET ${base}${path} HTTP/1.1\r\nHost: x\r\n${extra}${last}\r\n`;
+            expected.push(`GET ${path} ${sha1("")}`);
+            break;
+          case 1:
+            stream += `POST ${base}${path} HTTP/1.1\r\nHost: x\r\n${extra}Content-Length: ${body.length}\r\n${last}\r\n`;
+            edges.push(stream.length);
+            stream += body;
+            expected.push(`POST ${path} ${sha1(body)}`);
+            break;
+          default: {
+            // (a head-shaped body stays one chunk: its data alone in a read looks like a head)
+            const cut = body.startsWith("GET") ? 0 : rand(body.length + 1);
+            const chunks = [body.slice(0, cut), body.slice(cut)].filter((c) => c.length > 0);
+            stream += `PUT ${base}${path} HTTP/1.1\r\nHost: x\r\n${extra}Transfer-Encoding: chunked\r\n${last}\r\n`;
+            for (const c of chunks) {
+              stream += `${c.length.toString(16)}\r\n`;
+              edges.push(stream.length);
+              stream += `${c}\r\n`;
+            }
+            stream += "0\r\n\r\n";
+            expected.push(`PUT ${path} ${sha1(body)}`);
+          }
+        }
+      }
+      const cuts = [
+        ...new Set(
+          Array.from({ length: 1 + rand(6) }, () =>
+            rand(2) === 0 ? (edges[rand(edges.length)] as number) : rand(stream.length),
+          ).filter((at) => at > 0 && at < stream.length),
+        ),
+      ];
+      cuts.sort((a, b) => a - b);
+      const parts: string[] = [];
+      let from = 0;
+      for (const at of cuts) {
+        parts.push(stream.slice(from, at));
+        from = at;
+      }
+      parts.push(stream.slice(from));
+      const r = await rawExchange(port, parts, { pauseMs: 15 });
+      const got = [...r.text.matchAll(/\r\n\r\n([A-Z]+ \/r[\d-]+ [0-9a-f]{40})\|/g)].map(
+        (m) => m[1],
+      );
+      assert.deepEqual(got, expected, `round ${round}, cut at ${cuts.join(",")}`);
+      assert.equal(r.ended, "end", `round ${round}`);
+    }
+  });
+
   it("bytes behind a request that closes the connection get the parser's 400, never forwarded", async (t) => {
     const origin = await startOrigin(t);
     const { port } = await startProxy(t, LOOPBACK);
