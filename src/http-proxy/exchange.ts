@@ -298,7 +298,7 @@ export class Exchange implements UpstreamUser, ProxyRequest {
       if (start > from) client.write(chunk.subarray(from, start));
       from = cuts[i + 1] as number;
     }
-    client.write(chunk.subarray(from, head.linesEnd));
+    if (head.linesEnd > from) client.write(chunk.subarray(from, head.linesEnd));
     client.write(responseTail(this.conn.ctx.options.viaToken, closeAfter, this.clientMinor));
     this.responseStarted = true;
     return true;
