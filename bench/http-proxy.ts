@@ -7,10 +7,11 @@
 //
 //   node bench/http-proxy.ts [--rounds 5] [--seconds 5] [--connections 64] [--workers auto]
 //                            [--idle-connections 10000] [--json out.json] [--log-level info|warn]
-//                            [--phases small,big,connect,fixed,idle]
+//                            [--phases small,post,big,connect,fixed,idle]
 //
 // Needs: squid, haproxy (origin server), wrk, socat. Measures:
 //   small   requests/s and p99 latency, 12-byte bodies, keep-alive, wrk at N connections
+//   POST    requests/s of POSTs with a 1 KiB JSON body (an API's calls), 12-byte answers
 //   1 MB    requests/s (and MB/s) of 1 MB bodies at N connections
 //   CONNECT MB/s through 8 tunnels, each reading an endless stream
 //   fixed rate  p50/p99 latency at half of Squid's small-request throughput (open loop)
@@ -40,7 +41,7 @@ const { values: args } = parseArgs({
     // info: one log line per decision and per connection (the product's default); warn: none
     "log-level": { type: "string", default: "info" },
     // a subset of the measures, e.g. "connect" or "small,fixed" (quicker runs while tuning)
-    phases: { type: "string", default: "small,big,connect,fixed,idle" },
+    phases: { type: "string", default: "small,post,big,connect,fixed,idle" },
   },
 });
 const PHASES = new Set(args.phases.split(","));
@@ -174,16 +175,24 @@ function ms(text: string): number {
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
 }
 
+/** The body of the POST measure: 1 KiB of JSON, as an API call might send. */
+const POST_BODY = JSON.stringify({ payment: { amount: "12.34", memo: "x".repeat(980) } });
+
 async function wrk(
   proxyPid: number,
   proxyPort: number,
   target: string,
   seconds: number,
+  body?: string,
 ): Promise<Wrk> {
   const cpu0 = cpuTree(proxyPid);
   const u = new URL(target);
-  const script = join(dir, `wrk-${u.port}.lua`);
-  writeFileSync(script, `wrk.path = "${target}"\nwrk.headers["Host"] = "${u.host}"\n`);
+  const script = join(dir, `wrk-${u.port}${body === undefined ? "" : "-post"}.lua`);
+  const post =
+    body === undefined
+      ? ""
+      : `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`;
+  writeFileSync(script, `wrk.path = "${target}"\nwrk.headers["Host"] = "${u.host}"\n${post}`);
   const { stdout } = await run(
     "wrk",
     [
@@ -426,9 +435,10 @@ async function main() {
 
   type Name = (typeof proxies)[number]["name"];
   type Tunnel = { mbps: number; cpuPerGB: number };
-  const samples: Record<Name, { small: Wrk[]; big: Wrk[]; connect: Tunnel[] }> = {
-    squid: { small: [], big: [], connect: [] },
-    ours: { small: [], big: [], connect: [] },
+  type Samples = { small: Wrk[]; post: Wrk[]; big: Wrk[]; connect: Tunnel[] };
+  const samples: Record<Name, Samples> = {
+    squid: { small: [], post: [], big: [], connect: [] },
+    ours: { small: [], post: [], big: [], connect: [] },
   };
   const floorSmall: Wrk[] = [];
   for (const p of proxies) await wrk(p.pid, p.port, small, 2); // warm-up (JIT, pools)
@@ -436,7 +446,7 @@ async function main() {
   // Each measure runs on both proxies back to back, the order alternating, so that the two
   // numbers of a pair saw the same background load: on a shared machine the load changes
   // from one minute to the next, and the ratio column is the median of the pairs' ratios.
-  const measures = ["small", "big", "connect"] as const;
+  const measures = ["small", "post", "big", "connect"] as const;
   for (let r = 0; r < ROUNDS; r++) {
     for (const [k, measure] of measures.entries()) {
       const order = (r + k) % 2 === 0 ? proxies : [...proxies].reverse();
@@ -452,7 +462,13 @@ async function main() {
           samples[p.name].connect.push(await connectThroughput(p.pid, p.port, sourcePort, SECONDS));
         else
           samples[p.name][measure].push(
-            await wrk(p.pid, p.port, measure === "small" ? small : big, SECONDS),
+            await wrk(
+              p.pid,
+              p.port,
+              measure === "big" ? big : small,
+              SECONDS,
+              measure === "post" ? POST_BODY : undefined,
+            ),
           );
         if (measure === "small" && p === order[1] && r % 2 === 0) await measureFloor(r);
       }
@@ -486,23 +502,25 @@ async function main() {
 
   const m = (n: Name) => ({
     smallRps: median(samples[n].small.map((w) => w.rps)),
+    postRps: median(samples[n].post.map((w) => w.rps)),
     smallP99: median(samples[n].small.map((w) => w.p99ms)),
     bigRps: median(samples[n].big.map((w) => w.rps)),
     bigMBps: median(samples[n].big.map((w) => w.mbps)),
     connectMBps: median(samples[n].connect.map((c) => c.mbps)),
     // efficiency: CPU the proxy used for the work it did (steadier than throughput on a busy host)
     smallCpuMsPer1k: median(samples[n].small.map((w) => (w.cpu * 1e6) / (w.rps * w.seconds))),
+    postCpuMsPer1k: median(samples[n].post.map((w) => (w.cpu * 1e6) / (w.rps * w.seconds))),
     bigCpuSPerGB: median(samples[n].big.map((w) => w.cpu / ((w.mbps * w.seconds) / 1024))),
     connectCpuSPerGB: median(samples[n].connect.map((c) => c.cpuPerGB)),
-    errors: [...samples[n].small, ...samples[n].big].reduce((a, w) => a + w.errors, 0),
+    errors: [...samples[n].small, ...samples[n].post, ...samples[n].big].reduce(
+      (a, w) => a + w.errors,
+      0,
+    ),
   });
   const S = m("squid");
   const O = m("ours");
   /** the median over rounds of ours / Squid's, each pair measured back to back */
-  const paired = <T>(
-    of: (x: { small: Wrk[]; big: Wrk[]; connect: Tunnel[] }) => T[],
-    f: (x: T) => number,
-  ) => {
+  const paired = <T>(of: (x: Samples) => T[], f: (x: T) => number) => {
     const sq = of(samples.squid).map(f);
     const ou = of(samples.ours).map(f);
     return median(ou.map((o, i) => o / (sq[i] ?? NaN)));
@@ -530,6 +548,14 @@ async function main() {
     ),
     smallCpu: paired(
       (x) => x.small,
+      (w) => (w.cpu * 1e6) / (w.rps * w.seconds),
+    ),
+    postRps: paired(
+      (x) => x.post,
+      (w) => w.rps,
+    ),
+    postCpu: paired(
+      (x) => x.post,
       (w) => (w.cpu * 1e6) / (w.rps * w.seconds),
     ),
     bigCpu: paired(
@@ -561,6 +587,7 @@ async function main() {
   const rows: string[][] = [
     ["metric", "Squid 5", "egress-router", "ratio", "bar"],
     row("small bodies, requests/s", S.smallRps, O.smallRps, f0, ">= 2x", pairs.smallRps),
+    row("POST, 1 KiB JSON body, requests/s", S.postRps, O.postRps, f0, "report", pairs.postRps),
     row("1 MB bodies, requests/s", S.bigRps, O.bigRps, f1, ">= 3x", pairs.bigRps),
     row("1 MB bodies, MB/s", S.bigMBps, O.bigMBps, f0, "", pairs.bigMBps),
     row(
@@ -578,6 +605,14 @@ async function main() {
       f1,
       "lower is better",
       pairs.smallCpu,
+    ),
+    row(
+      "POST: proxy CPU ms per 1000 requests",
+      S.postCpuMsPer1k,
+      O.postCpuMsPer1k,
+      f1,
+      "lower is better",
+      pairs.postCpu,
     ),
     row(
       "1 MB: proxy CPU s per GB",
