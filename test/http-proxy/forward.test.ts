@@ -449,6 +449,18 @@ describe("forwarding: pipelined requests", () => {
   });
 });
 
+/** `text` cut at the (ascending) offsets `cuts`: the pieces, each sent as its own write. */
+function cutAt(text: string, cuts: readonly number[]): string[] {
+  const parts: string[] = [];
+  let from = 0;
+  for (const at of cuts) {
+    parts.push(text.slice(from, at));
+    from = at;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
+
 describe("forwarding: heads the scan reads and heads the parser reads, mixed", () => {
   it("requests cut at every awkward place arrive whole and in order", async (t) => {
     const origin = await startOrigin(t, (req, res, body) =>
@@ -473,14 +485,7 @@ describe("forwarding: heads the scan reads and heads the parser reads, mixed", (
       stream.indexOf("3\r\nabc") + 4, // inside the chunked body
       stream.indexOf("world") - 2, // inside the fifth head's end
     ];
-    const parts: string[] = [];
-    let from = 0;
-    for (const at of cuts) {
-      parts.push(stream.slice(from, at));
-      from = at;
-    }
-    parts.push(stream.slice(from));
-    const r = await rawExchange(port, parts, { pauseMs: 40 });
+    const r = await rawExchange(port, cutAt(stream, cuts), { pauseMs: 40 });
     const bodies = [...r.text.matchAll(/\r\n\r\n([A-Z]+ \/\d [a-z]*)\|/g)].map((m) => m[1]);
     assert.deepEqual(bodies, [
       "GET /1 ",
@@ -557,14 +562,7 @@ describe("forwarding: heads the scan reads and heads the parser reads, mixed", (
         ),
       ];
       cuts.sort((a, b) => a - b);
-      const parts: string[] = [];
-      let from = 0;
-      for (const at of cuts) {
-        parts.push(stream.slice(from, at));
-        from = at;
-      }
-      parts.push(stream.slice(from));
-      const r = await rawExchange(port, parts, { pauseMs: 15 });
+      const r = await rawExchange(port, cutAt(stream, cuts), { pauseMs: 15 });
       const got = [...r.text.matchAll(/\r\n\r\n([A-Z]+ \/r[\d-]+ [0-9a-f]{40})\|/g)].map(
         (m) => m[1],
       );
