@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CommandError } from "../redirect/command-runner.ts";
 import { RecordingRunner } from "../redirect/recording-runner.ts";
+import { waitFor } from "../../test/helpers/tcp-peers.ts";
 import { ndpProbe, probeGateway, startGatewayCheck } from "./gateway-check.ts";
 
 const ANSWER = (mac: string) =>
@@ -64,7 +65,7 @@ describe("ndpProbe", () => {
     );
   });
 
-  it("the gateway check says NDP in its details for an IPv6 gateway", async () => {
+  it("the gateway check says NDP in its details for an IPv6 gateway", async (t) => {
     let answering = true;
     const runner = new RecordingRunner(() =>
       answering ? { stdout: ANSWER("02:AA:00:00:00:01") } : { code: 2 },
@@ -77,14 +78,11 @@ describe("ndpProbe", () => {
       intervalMs: 10,
       onChange: (r, d) => void changes.push([r, d]),
     });
-    const until = async (n: number) => {
-      const end = Date.now() + 3000;
-      while (changes.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-    };
+    t.after(() => check.stop());
     answering = false;
-    await until(1);
+    await waitFor(() => changes.length >= 1, 3000, "the gateway counted gone");
     answering = true;
-    await until(2);
+    await waitFor(() => changes.length >= 2, 3000, "the gateway counted back");
     check.stop();
     assert.deepEqual(changes, [
       [false, "no NDP answer (3 times in a row)"],
@@ -92,7 +90,7 @@ describe("ndpProbe", () => {
     ]);
   });
 
-  it("a missing ndisc6 counts as a miss with the reason, as a missing arping does", async () => {
+  it("a missing ndisc6 counts as a miss with the reason, as a missing arping does", async (t) => {
     const runner = {
       run: (argv: readonly string[]) =>
         Promise.reject(new CommandError(argv, undefined, `"ndisc6" not found in PATH`)),
@@ -105,8 +103,8 @@ describe("ndpProbe", () => {
       intervalMs: 10,
       onChange: (r, d) => void changes.push([r, d]),
     });
-    const end = Date.now() + 3000;
-    while (changes.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    t.after(() => check.stop());
+    await waitFor(() => changes.length >= 1, 3000, "the miss reported");
     check.stop();
     assert.equal(changes[0]?.[0], false);
     assert.match(changes[0]?.[1] ?? "", /"ndisc6" not found in PATH.*\(3 times in a row\)/);
