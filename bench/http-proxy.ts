@@ -383,7 +383,7 @@ async function main() {
     join(dir, "haproxy.cfg"),
     `global\n  maxconn 4000\n  tune.bufsize 1100000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n` +
       // http-buffer-request: a POST is answered once its body is in, as an API server would;
-      // answered on its head alone, HAProxy closed the connection after four in ten of them.
+      // answered on its head alone, HAProxy closed about four in ten connections after one.
       `frontend small\n  bind 127.0.0.1:${smallPort}\n  option http-buffer-request\n  http-request return status 200 content-type text/plain string "hello world\\n"\n` +
       `frontend big\n  bind 127.0.0.1:${bigPort}\n  http-request return status 200 content-type application/octet-stream file ${file}\n`,
   );
