@@ -18,6 +18,18 @@
 // framing, a Connection header naming fields in a response, a repeated Content-Length, a
 // byte outside the plainest grammar, a head not whole in this read) is left to the parser,
 // which accepts it or reports the error it always did: a scan never decides a head is bad.
+import {
+  H_CONNECTION,
+  H_CONTENT_LENGTH,
+  H_EXPECT,
+  H_HOP,
+  H_HOST,
+  H_OTHER,
+  H_TRANSFER_ENCODING,
+  H_UPGRADE,
+  H_VIA,
+} from "./headers.ts";
+
 const CR = 13;
 const LF = 10;
 const SP = 32;
@@ -59,12 +71,8 @@ export const scannedResponse: ScannedResponse = {
   cuts: [],
 };
 
-const DROP = 1;
-const LENGTH = 2;
-const CONNECTION = 3;
-const REFUSE = 4;
-const PROXY_CONNECTION = 5;
-const KEEP = 0;
+/** Proxy-Connection: H_HOP in headers.ts, but the parser reads it as it reads Connection. */
+const H_PROXY_CONNECTION = -1;
 
 /** True when `b[at..at+word.length)` equals the lower-case `word` in any case. */
 function named(b: Uint8Array, at: number, word: string): boolean {
@@ -75,35 +83,41 @@ function named(b: Uint8Array, at: number, word: string): boolean {
 }
 
 /**
- * What to do with a field of this name: the classes of headers.ts, decided on bytes. Names
- * are only compared where the length matches a field that matters; `| 0x20` folds case and
- * cannot make a match of a non-letter, since every compared word is letters and '-'.
+ * headers.ts's headerClass, on bytes: the class of the field name at `b[at..at+len)`, with
+ * Proxy-Connection told apart (H_PROXY_CONNECTION). Names are only compared where the length
+ * matches a known field; `| 0x20` folds case and cannot make a match of a non-letter, since
+ * every compared word is letters and '-'.
  */
-function fieldAction(b: Uint8Array, at: number, len: number): number {
+function fieldClass(b: Uint8Array, at: number, len: number): number {
   switch (len) {
     case 2:
-      return named(b, at, "te") ? DROP : KEEP;
+      return named(b, at, "te") ? H_HOP : H_OTHER;
+    case 3:
+      return named(b, at, "via") ? H_VIA : H_OTHER;
     case 4:
-      return named(b, at, "host") ? DROP : KEEP;
+      return named(b, at, "host") ? H_HOST : H_OTHER;
     case 6:
-      return named(b, at, "expect") ? DROP : KEEP;
+      return named(b, at, "expect") ? H_EXPECT : H_OTHER;
     case 7:
-      return named(b, at, "trailer") || named(b, at, "upgrade") ? DROP : KEEP;
+      return named(b, at, "trailer") ? H_HOP : named(b, at, "upgrade") ? H_UPGRADE : H_OTHER;
     case 10:
-      return named(b, at, "connection") ? CONNECTION : named(b, at, "keep-alive") ? DROP : KEEP;
+      return named(b, at, "connection")
+        ? H_CONNECTION
+        : named(b, at, "keep-alive")
+          ? H_HOP
+          : H_OTHER;
     case 14:
-      return named(b, at, "content-length") ? LENGTH : KEEP;
+      return named(b, at, "content-length") ? H_CONTENT_LENGTH : H_OTHER;
     case 16:
-      // The parser reads Proxy-Connection as it reads Connection (close, keep-alive).
-      return named(b, at, "proxy-connection") ? PROXY_CONNECTION : KEEP;
+      return named(b, at, "proxy-connection") ? H_PROXY_CONNECTION : H_OTHER;
     case 17:
-      return named(b, at, "transfer-encoding") ? REFUSE : KEEP;
+      return named(b, at, "transfer-encoding") ? H_TRANSFER_ENCODING : H_OTHER;
     case 18:
-      return named(b, at, "proxy-authenticate") ? DROP : KEEP;
+      return named(b, at, "proxy-authenticate") ? H_HOP : H_OTHER;
     case 19:
-      return named(b, at, "proxy-authorization") ? DROP : KEEP;
+      return named(b, at, "proxy-authorization") ? H_HOP : H_OTHER;
     default:
-      return KEEP;
+      return H_OTHER;
   }
 }
 
@@ -229,23 +243,25 @@ export function scanResponseHead(b: Uint8Array, maxHeadBytes: number): boolean {
     }
     if (!fieldLine(b, i, n)) return false;
     const { valueStart, valueEnd } = line;
-    const action = fieldAction(b, lineStart, line.nameEnd - lineStart);
-    if (action === REFUSE) return false;
+    const cls = fieldClass(b, lineStart, line.nameEnd - lineStart);
+    if (cls === H_TRANSFER_ENCODING) return false;
     i = line.next;
-    if (action === KEEP) continue;
-    if (action === LENGTH) {
+    // What renderResponseHead keeps (Via too: ours is added after the origin's)
+    if (cls === H_OTHER || cls === H_VIA) continue;
+    if (cls === H_CONTENT_LENGTH) {
       // One length (the parser refuses a second one, and reads "1, 1" its way).
       if (length >= 0) return false;
       length = lengthValue(b, valueStart, valueEnd);
       if (length < 0) return false;
       continue;
     }
-    if (action === CONNECTION || action === PROXY_CONNECTION) {
+    if (cls === H_CONNECTION || cls === H_PROXY_CONNECTION) {
       // (Connection's other tokens name fields to remove: the parser's path does that.)
-      const c = connectionValue(b, valueStart, valueEnd, action === PROXY_CONNECTION);
+      const c = connectionValue(b, valueStart, valueEnd, cls === H_PROXY_CONNECTION);
       if (c < 0) return false;
       if (c === 1) close = true;
     }
+    // hop-by-hop, Host, Expect, Upgrade, Connection: left out
     cuts.push(lineStart, i);
   }
 }
@@ -279,32 +295,6 @@ export const scannedRequest: ScannedRequest = {
 const URL_BYTE = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) URL_BYTE[c] = 1;
 for (const ch of '"#<>\\^`{|}') URL_BYTE[ch.charCodeAt(0)] = 0;
-
-const R_KEEP = 0;
-const R_CONNECTION = 1;
-const R_REFUSE = 2;
-const R_LENGTH = 3;
-
-/**
- * The fields the request scan reads: its framing, Connection and Proxy-Connection (the
- * parser reads both alike); chunked framing and upgrades are left to the parser.
- */
-function requestFieldAction(b: Uint8Array, at: number, len: number): number {
-  switch (len) {
-    case 7:
-      return named(b, at, "upgrade") ? R_REFUSE : R_KEEP;
-    case 10:
-      return named(b, at, "connection") ? R_CONNECTION : R_KEEP;
-    case 14:
-      return named(b, at, "content-length") ? R_LENGTH : R_KEEP;
-    case 16:
-      return named(b, at, "proxy-connection") ? R_CONNECTION : R_KEEP;
-    case 17:
-      return named(b, at, "transfer-encoding") ? R_REFUSE : R_KEEP;
-    default:
-      return R_KEEP;
-  }
-}
 
 /** The methods the scan takes, by first letter (all upper case, as the parser wants them). */
 const METHODS: Record<number, readonly string[]> = {
@@ -389,14 +379,15 @@ export function scanRequestHead(b: Uint8Array, maxHeadBytes: number): boolean {
     }
     if (!fieldLine(b, i, n)) return false;
     const { nameEnd, valueStart, valueEnd } = line;
-    const action = requestFieldAction(b, lineStart, nameEnd - lineStart);
-    if (action === R_REFUSE) return false;
+    // Chunked framing and upgrades are left to the parser.
+    const cls = fieldClass(b, lineStart, nameEnd - lineStart);
+    if (cls === H_TRANSFER_ENCODING || cls === H_UPGRADE) return false;
     i = line.next;
-    if (action === R_CONNECTION) {
+    if (cls === H_CONNECTION || cls === H_PROXY_CONNECTION) {
       // A request that closes the connection is left to the parser: it is the last one, and
       // the parser refuses bytes after it as its path always did (a 400, nothing forwarded).
       if (connectionValue(b, valueStart, valueEnd, true) !== 0) return false;
-    } else if (action === R_LENGTH) {
+    } else if (cls === H_CONTENT_LENGTH) {
       if (length >= 0) return false;
       length = lengthValue(b, valueStart, valueEnd);
       if (length < 0) return false;
